@@ -1,0 +1,195 @@
+/*
+ * acc.c — accumulators: the per-(pane, policy) state that every estimator of
+ * a set adds to, their merge, and the results with diagnostics.
+ *
+ * An accumulator is one flat block in caller memory: the diagnostics state,
+ * then every configured estimator's slice of compensated sums at the offset
+ * the set computed. Adding an observation touches only that block (no
+ * allocation, no division outside dr_os's shrinkage), so it stays cheap at
+ * millions of calls per second.
+ *
+ * Everything in it merges exactly: counts add, sums merge as compensated sums,
+ * max_w takes the larger, and the top-GOPE_TOPK list of w r terms (the
+ * heavy-tail diagnostic) keeps the GOPE_TOPK largest of the union, which is
+ * what one pass over both halves would have kept.
+ */
+#include <stdlib.h>
+
+#include "estimators_int.h"
+
+struct gope_acc {
+    uint64_t n;
+    uint64_t n_zero_w;          /* events with w == 0 */
+    double max_w;               /* 0 while empty (w >= 0) */
+    size_t n_top;               /* entries of top[] in use */
+    double top[GOPE_TOPK];      /* the largest w r terms, descending, all > 0 */
+    gope_ksum sum_w, sum_w2, sum_wr;
+    gope_ksum sums[];           /* the estimators' slices, set->offset[i] */
+};
+
+size_t gope_acc_size(const gope_estset_t *set)
+{
+    return sizeof(gope_acc) + set->n_sums * sizeof(gope_ksum);
+}
+
+void gope_acc_init(const gope_estset_t *set, gope_acc *acc)
+{
+    *acc = (gope_acc){0};
+    for (size_t i = 0; i < set->n_sums; i++)
+        acc->sums[i] = (gope_ksum){0, 0};
+}
+
+uint64_t gope_acc_n(const gope_acc *acc) { return acc->n; }
+
+/* Inserts x > 0 into the descending top list if it ranks among the largest. */
+static void top_insert(gope_acc *acc, double x)
+{
+    if (acc->n_top == GOPE_TOPK && x <= acc->top[GOPE_TOPK - 1])
+        return;
+    size_t i = acc->n_top < GOPE_TOPK ? acc->n_top++ : GOPE_TOPK - 1;
+    for (; i > 0 && acc->top[i - 1] < x; i--)
+        acc->top[i] = acc->top[i - 1];
+    acc->top[i] = x;
+}
+
+void gope_acc_add(const gope_estset_t *set, gope_acc *acc, const gope_obs *o)
+{
+    const double w = o->w, x = w * o->r;
+    acc->n++;
+    acc->n_zero_w += w == 0;
+    acc->max_w = w > acc->max_w ? w : acc->max_w;
+    gope_ksum_add(&acc->sum_w, w);
+    gope_ksum_add(&acc->sum_w2, w * w);
+    gope_ksum_add(&acc->sum_wr, x);
+    if (x > 0)
+        top_insert(acc, x);
+    for (size_t i = 0; i < set->count; i++)
+        set->conf[i].ops->add(&set->conf[i], acc->sums + set->offset[i], o);
+}
+
+/* into->top = the GOPE_TOPK largest of both lists (a merge of two sorted runs). */
+static void top_merge(gope_acc *into, const gope_acc *from)
+{
+    double out[GOPE_TOPK];
+    size_t i = 0, j = 0, k = 0;
+    for (; k < GOPE_TOPK && (i < into->n_top || j < from->n_top); k++) {
+        bool take_into = j == from->n_top || (i < into->n_top && into->top[i] >= from->top[j]);
+        out[k] = take_into ? into->top[i++] : from->top[j++];
+    }
+    for (size_t m = 0; m < k; m++)
+        into->top[m] = out[m];
+    into->n_top = k;
+}
+
+void gope_acc_merge(const gope_estset_t *set, gope_acc *into, const gope_acc *from)
+{
+    into->n += from->n;
+    into->n_zero_w += from->n_zero_w;
+    into->max_w = from->max_w > into->max_w ? from->max_w : into->max_w;
+    gope_ksum_merge(&into->sum_w, &from->sum_w);
+    gope_ksum_merge(&into->sum_w2, &from->sum_w2);
+    gope_ksum_merge(&into->sum_wr, &from->sum_wr);
+    top_merge(into, from);
+    for (size_t i = 0; i < set->n_sums; i++)
+        gope_ksum_merge(&into->sums[i], &from->sums[i]);
+}
+
+/* The share of sum(w r) held by the top terms; false (and a warning) when
+ * sum(w r) is 0 or not finite. */
+static bool top_share(const gope_acc *acc, double *share, unsigned *warn)
+{
+    const double swr = gope_ksum_value(&acc->sum_wr);
+    if (!isfinite(swr)) {
+        *warn |= GOPE_W_NONFINITE;
+        return false;
+    }
+    if (swr == 0) {
+        *warn |= GOPE_W_SUM_WR_ZERO;
+        return false;
+    }
+    gope_ksum top = {0, 0};
+    for (size_t i = 0; i < acc->n_top; i++)
+        gope_ksum_add(&top, acc->top[i]);
+    *share = gope_ksum_value(&top) / swr;
+    return true;
+}
+
+/* (sum w)^2 / sum w^2, ordered so that it cannot overflow when both sums are
+ * finite; false (and a warning) when sum w^2 is 0 or a sum is not finite. */
+static bool ess(double sw, double sw2, double *out, unsigned *warn)
+{
+    if (!isfinite(sw) || !isfinite(sw2)) {
+        *warn |= GOPE_W_NONFINITE;
+        return false;
+    }
+    if (sw2 == 0) {
+        *warn |= GOPE_W_SUM_W2_ZERO;
+        return false;
+    }
+    *out = sw / sw2 * sw;
+    return true;
+}
+
+/* The per-accumulator diagnostics. A sum_w that overflowed stays inf (there
+ * is no flag for it; writers print non-finite numbers as null) and is warned
+ * about; everything derived from it is marked undefined. */
+static void diagnostics(const gope_acc *acc, gope_diagnostics *d, unsigned *warn)
+{
+    const double n = (double)acc->n, sw = gope_ksum_value(&acc->sum_w);
+    *d = (gope_diagnostics){.n = acc->n, .sum_w = sw, .max_w = acc->max_w};
+    if (!isfinite(sw))
+        *warn |= GOPE_W_NONFINITE;
+    if (acc->n > 0) {
+        d->mean_w_ok = isfinite(sw);
+        d->mean_w = d->mean_w_ok ? sw / n : 0;
+        d->zero_w_frac = (double)acc->n_zero_w / n;
+    }
+    d->ess_ok = ess(sw, gope_ksum_value(&acc->sum_w2), &d->ess, warn);
+    d->top10_ok = top_share(acc, &d->top10_share, warn);
+}
+
+gope_result *gope_result_new(const gope_estset_t *set)
+{
+    /* One block: the struct, then its estimates (gope_result's size is a
+     * multiple of its alignment, which covers gope_estimate's doubles). */
+    gope_result *res = calloc(1, sizeof *res + set->count * sizeof(gope_estimate));
+    if (!res)
+        return NULL;
+    res->count = set->count;
+    res->estimates = (gope_estimate *)(res + 1);
+    return res;
+}
+
+void gope_result_free(gope_result *res) { free(res); }
+
+void gope_acc_result(const gope_estset_t *set, const gope_acc *acc, gope_result *res)
+{
+    unsigned warn = 0;
+    diagnostics(acc, &res->diag, &warn);
+    res->count = set->count;
+    for (size_t i = 0; i < set->count; i++)
+        set->conf[i].ops->result(&set->conf[i], acc->sums + set->offset[i], acc->n,
+                                 &res->estimates[i], &warn);
+    res->warn_bits = warn;
+}
+
+const char *gope_warning_text(unsigned bit)
+{
+    switch (bit) {
+    case GOPE_W_SUM_W_ZERO:
+        return "sum of weights is 0 (the policy gives probability 0 to every logged "
+               "action): snips and sndr are undefined";
+    case GOPE_W_N_LT_2:
+        return "fewer than 2 events: standard errors and intervals are undefined "
+               "(with none, every value too)";
+    case GOPE_W_SUM_W2_ZERO:
+        return "sum of squared weights is 0: ess is undefined";
+    case GOPE_W_SUM_WR_ZERO:
+        return "sum of w*r is 0 (no weighted reward): top10_share is undefined";
+    case GOPE_W_NONFINITE:
+        return "a sum overflowed the double range (extreme weights or rewards): "
+               "the affected quantities are undefined";
+    default:
+        return "unknown warning";
+    }
+}

@@ -1,0 +1,174 @@
+/*
+ * gope_ingest.h — from bytes to validated allocation events.
+ *
+ * Introduction
+ *   Ingest is the first stage of the pipeline:
+ *     source (plain file, zstd archive, stdin)  ->  lines with positions
+ *     decoder/validator                         ->  gope_event or a reject reason
+ *   A source yields one line at a time together with its 1-based line number and
+ *   the byte offset of its start in the decompressed stream, so every rejected
+ *   line can be reported with its exact position. The decoder turns one line
+ *   (alloc.v1, see schemas/alloc.v1.schema.json and docs/schema.md) into a
+ *   gope_event, or into a stable reject reason plus a short detail text.
+ *
+ *   Two decoders implement the same contract: the fast schema-specific one
+ *   (gope_decode_line) used on the hot path, and a reference built on cJSON
+ *   (gope_decode_line_cjson) that the tests compare it against.
+ *
+ * Ownership
+ *   A gope_event's arrays point into memory owned by the decoder that filled
+ *   it; they stay valid until the next call on that decoder.
+ */
+#ifndef GOPE_INGEST_H
+#define GOPE_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gope_common.h"
+
+/* ---------------------------------------------------------------- events */
+
+#define GOPE_MAX_CANDIDATES 1024
+#define GOPE_MAX_EVENT_ID 128
+#define GOPE_MAX_LINE (1024u * 1024u) /* longer lines are rejected */
+
+/* Shadow-price constraints known to the policy library (lambda_values keys). */
+typedef enum {
+    GOPE_C_CAPACITY = 0,
+    GOPE_C_COLDSTART,
+    GOPE_C_HEAD,
+    GOPE_C_WHALE,
+    GOPE_C_COUNT
+} gope_constraint;
+
+/*! gope_constraint_name() : "capacity", "coldstart", "head", "whale". */
+const char *gope_constraint_name(gope_constraint c);
+
+typedef struct {
+    double ev;         /* predicted expected gift value, finite, >= 0 */
+    double sigma;      /* uncertainty of ev, finite, >= 0 (default 0) */
+    int64_t load;      /* concurrent viewers at allocation time (default 0) */
+    int64_t capacity;  /* >= 1; 0 means unlimited (field absent) */
+    int64_t whales;    /* whales already in the room (default 0) */
+    bool cold_start;
+    bool head;
+} gope_candidate;
+
+typedef struct {
+    char event_id[GOPE_MAX_EVENT_ID + 1]; /* decoded, NUL-terminated */
+    size_t event_id_len;                  /* 1..128 bytes */
+    int64_t ts;                           /* event time, epoch ms, >= 0 */
+    int64_t action;                       /* 0 <= action < n_candidates */
+    double propensity;                    /* (0, 1] */
+    double reward;                        /* >= 0; 0 when !has_reward */
+    bool has_reward;
+    bool is_whale;
+    size_t n_candidates;                  /* 1..GOPE_MAX_CANDIDATES */
+    gope_candidate *candidates;           /* owned by the decoder */
+    const double *probs;                  /* NULL when absent */
+    bool has_lambda_values;
+    double lambda_values[GOPE_C_COUNT];   /* logged shadow prices, missing = 0 */
+} gope_event;
+
+/* ---------------------------------------------------------- reject reasons */
+
+/* Stable reason codes, written to dead-letter sinks and metrics. The order is
+ * part of the output format (rejected_by_reason lists them in this order). */
+typedef enum {
+    GOPE_R_OK = 0,
+    GOPE_R_INVALID_JSON,        /* not one JSON value, trailing data, NaN, ... */
+    GOPE_R_LINE_TOO_LONG,       /* over GOPE_MAX_LINE bytes */
+    GOPE_R_NOT_OBJECT,          /* the line is JSON but not an object */
+    GOPE_R_UNKNOWN_SCHEMA,      /* "schema" present and not "alloc.v1" */
+    GOPE_R_MISSING_FIELD,
+    GOPE_R_WRONG_TYPE,
+    GOPE_R_BAD_EVENT_ID,        /* empty or over 128 bytes */
+    GOPE_R_BAD_TS,              /* negative, or not an integer literal */
+    GOPE_R_BAD_CANDIDATES,      /* 0 or more than 1024 candidates */
+    GOPE_R_BAD_EV,              /* ev negative or not finite */
+    GOPE_R_BAD_CANDIDATE_FIELD, /* sigma < 0, load < 0, capacity < 1, whales < 0 */
+    GOPE_R_ACTION_OUT_OF_RANGE,
+    GOPE_R_BAD_PROPENSITY,      /* outside (0,1] or not finite */
+    GOPE_R_BAD_REWARD,          /* negative or not finite */
+    GOPE_R_BAD_PROBS,           /* length, range, sum, or probs[action] */
+    GOPE_R_BAD_FIELD_VALUE,     /* an optional field with a non-finite number */
+    GOPE_R_DUPLICATE_EVENT_ID,  /* set by the pipeline, not the decoder */
+    GOPE_R_LATE,                /* set by the window engine, not the decoder */
+    GOPE_R_COUNT
+} gope_reason;
+
+/*! gope_reason_name() : the stable code, e.g. "missing_field". */
+const char *gope_reason_name(gope_reason r);
+
+/* ---------------------------------------------------------------- decoders */
+
+typedef struct gope_decoder_s gope_decoder_t;
+
+/*! gope_decoder_new() : a decoder with room for GOPE_MAX_CANDIDATES.
+ * @return the decoder, or NULL when out of memory. */
+gope_decoder_t *gope_decoder_new(void);
+
+/*! gope_decoder_free() : releases `dec`; NULL does nothing. */
+void gope_decoder_free(gope_decoder_t *dec);
+
+/*! gope_decode_line() : decode and validate one alloc.v1 line.
+ * `line` holds `len` bytes without the trailing '\n' (a trailing '\r' is
+ * treated as whitespace); it need not be NUL-terminated. `require_reward`
+ * makes a missing reward a GOPE_R_MISSING_FIELD (replay without a join).
+ * On success fills `out` (arrays owned by `dec`).
+ * @return GOPE_R_OK, or the reject reason with a short explanation
+ *         (the field name, the offending value) written to `detail`. */
+gope_reason gope_decode_line(gope_decoder_t *dec, const char *line, size_t len,
+                             bool require_reward, gope_event *out,
+                             char *detail, size_t detail_size);
+
+/*! gope_decode_line_cjson() : the same contract as gope_decode_line(), built
+ * on cJSON. The reference the fast decoder is tested against; slower. */
+gope_reason gope_decode_line_cjson(gope_decoder_t *dec, const char *line,
+                                   size_t len, bool require_reward,
+                                   gope_event *out, char *detail,
+                                   size_t detail_size);
+
+/* ----------------------------------------------------------------- sources */
+
+typedef struct gope_source_s gope_source_t;
+
+/* One line handed out by a source. `data` is valid until the next call. */
+typedef struct {
+    const char *data;  /* without the '\n'; NOT NUL-terminated */
+    size_t len;        /* bytes in data; for a too-long line, the kept prefix */
+    uint64_t lineno;   /* 1-based */
+    uint64_t offset;   /* byte offset of the line start, decompressed stream */
+    size_t full_len;   /* the line's real length (> len when too_long) */
+    bool too_long;     /* the line exceeded GOPE_MAX_LINE; data is a prefix */
+} gope_line;
+
+/*! gope_source_open() : open `path` for line reading; "-" is stdin.
+ * Compression is detected from the content (zstd magic number), never from the
+ * file name; concatenated and multi-frame zstd streams are read through.
+ * @return GOPE_OK and *out, or GOPE_ERR_IO/GOPE_ERR_NOMEM with `err` naming the
+ *         file. */
+gope_status gope_source_open(const char *path, gope_source_t **out, gope_err *err);
+
+/*! gope_source_next() : the next line.
+ * A final line without '\n' is still a line; an empty input has no lines.
+ * @return GOPE_OK with *line filled; GOPE_EOF at the clean end; GOPE_ERR_IO on
+ *         a read error or corrupt/truncated zstd data, with `err` naming the file
+ *         and the compressed byte offset (all lines before the fault were
+ *         returned); GOPE_ERR_NOMEM. */
+gope_status gope_source_next(gope_source_t *src, gope_line *line, gope_err *err);
+
+/*! gope_source_name() : the path given to open ("-" for stdin). */
+const char *gope_source_name(const gope_source_t *src);
+
+/*! gope_source_progress() : bytes consumed so far from the underlying file and
+ * its total size (0 when unknown, e.g. a pipe), for progress reporting. */
+void gope_source_progress(const gope_source_t *src, uint64_t *consumed,
+                          uint64_t *total);
+
+/*! gope_source_close() : closes and frees; NULL does nothing. */
+void gope_source_close(gope_source_t *src);
+
+#endif /* GOPE_INGEST_H */

@@ -1,0 +1,8 @@
+/* commands.h — the giftope subcommands; each returns the process exit status
+ * (0 success, 1 input fault, 2 usage error). */
+#ifndef GOPE_CLI_COMMANDS_H
+#define GOPE_CLI_COMMANDS_H
+
+int gope_cmd_replay(int argc, char **argv);
+
+#endif /* GOPE_CLI_COMMANDS_H */

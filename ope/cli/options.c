@@ -1,0 +1,89 @@
+/* options.c — parsing and help for gope_cmd_spec tables (see options.h). */
+#include "options.h"
+
+#include <string.h>
+
+static const gope_opt *find(const gope_cmd_spec *spec, const char *name, size_t len)
+{
+    for (size_t i = 0; i < spec->n_opts; i++)
+        if (strlen(spec->opts[i].name) == len && strncmp(spec->opts[i].name, name, len) == 0)
+            return &spec->opts[i];
+    return NULL;
+}
+
+void gope_opts_help(const gope_cmd_spec *spec, FILE *fp)
+{
+    fprintf(fp, "usage: giftope %s %s\n\n%s\n\noptions:\n", spec->command, spec->synopsis,
+            spec->about);
+    for (size_t i = 0; i < spec->n_opts; i++) {
+        const gope_opt *o = &spec->opts[i];
+        char head[64];
+        snprintf(head, sizeof head, "%s%s%s", o->name, o->value ? " " : "",
+                 o->value ? o->value : "");
+        fprintf(fp, "  %-26s %s", head, o->help);
+        if (o->def)
+            fprintf(fp, " (default: %s)", o->def);
+        fputc('\n', fp);
+    }
+    fprintf(fp, "  %-26s %s\n", "--help", "show this help");
+}
+
+static void store_default(const gope_opt *o, void *settings)
+{
+    char *field = (char *)settings + o->offset;
+    if (o->type == GOPE_OPT_FLAG)
+        *(bool *)(void *)field = false;
+    else
+        *(const char **)(void *)field = o->def;
+}
+
+int gope_opts_parse(const gope_cmd_spec *spec, int argc, char **argv, void *settings,
+                    const char **pos, int *n_pos, bool *help)
+{
+    *n_pos = 0;
+    *help = false;
+    for (size_t i = 0; i < spec->n_opts; i++)
+        store_default(&spec->opts[i], settings);
+    bool options_done = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || strcmp(a, "-") == 0) {
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            gope_opts_help(spec, stdout);
+            *help = true;
+            return 0;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const gope_opt *o = find(spec, a, len);
+        if (!o) {
+            fprintf(stderr, "giftope %s: unknown option '%.*s' (see --help)\n",
+                    spec->command, (int)len, a);
+            return 2;
+        }
+        char *field = (char *)settings + o->offset;
+        if (o->type == GOPE_OPT_FLAG) {
+            if (eq) {
+                fprintf(stderr, "giftope %s: %s takes no value\n", spec->command, o->name);
+                return 2;
+            }
+            *(bool *)(void *)field = true;
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) {
+            fprintf(stderr, "giftope %s: %s needs a value (%s)\n", spec->command, o->name,
+                    o->value);
+            return 2;
+        }
+        *(const char **)(void *)field = val;
+    }
+    return 0;
+}

@@ -1,0 +1,192 @@
+/*
+ * dedupe.c — duplicate event_id detection over a bounded event-time horizon.
+ *
+ * Keeping every id ever seen would make memory grow with the log, so an id is
+ * remembered for `horizon` of event time after the largest ts seen. Ids are
+ * stored as two independent 64-bit hashes (128 bits: a false duplicate needs
+ * ~2^64 ids in the horizon), which keeps an entry at 24 bytes whatever the id
+ * length.
+ *
+ * Structure: an open-addressing table (linear probing, backward-shift
+ * deletion, so no tombstones) plus a FIFO of the same entries in insertion
+ * order. Expiry pops the FIFO while its head is older than the horizon. Events
+ * arrive roughly in time order, so the FIFO head is close to the oldest entry;
+ * an out-of-order old entry behind a newer head merely lives a little longer.
+ */
+#include "gope_ope.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t h1, h2; /* h1 == 0 marks an empty slot (h1 is forced non-zero) */
+    int64_t ts;
+} entry;
+
+struct gope_dedupe_s {
+    int64_t horizon, max_ts;
+    entry *slots;
+    size_t mask, used;  /* capacity = mask + 1, a power of two */
+    entry *fifo;        /* ring buffer */
+    size_t head, count, fifo_cap;
+};
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t hash_bytes(const char *s, size_t len, uint64_t seed)
+{
+    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t word;
+        memcpy(&word, s + i, 8);
+        h = mix(h ^ word) + 0x9e3779b97f4a7c15ULL;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, s + i, len - i);
+    return mix(h ^ tail ^ ((uint64_t)(len - i) << 56));
+}
+
+static entry make_entry(const char *id, size_t len, int64_t ts)
+{
+    entry e = {hash_bytes(id, len, 0x243f6a8885a308d3ULL),
+               hash_bytes(id, len, 0x13198a2e03707344ULL), ts};
+    if (e.h1 == 0)
+        e.h1 = 1;
+    return e;
+}
+
+gope_dedupe_t *gope_dedupe_new(int64_t horizon_ms)
+{
+    gope_dedupe_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->horizon = horizon_ms;
+    d->max_ts = INT64_MIN;
+    d->mask = 1023;
+    d->fifo_cap = 512;
+    d->slots = calloc(d->mask + 1, sizeof *d->slots);
+    d->fifo = malloc(d->fifo_cap * sizeof *d->fifo);
+    if (!d->slots || !d->fifo) {
+        gope_dedupe_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void gope_dedupe_free(gope_dedupe_t *d)
+{
+    if (!d)
+        return;
+    free(d->slots);
+    free(d->fifo);
+    free(d);
+}
+
+/* Slot holding `e`'s key, or the empty slot where it would go. */
+static size_t find_slot(const gope_dedupe_t *d, const entry *e)
+{
+    size_t i = e->h2 & d->mask;
+    while (d->slots[i].h1 && (d->slots[i].h1 != e->h1 || d->slots[i].h2 != e->h2))
+        i = (i + 1) & d->mask;
+    return i;
+}
+
+bool gope_dedupe_seen(const gope_dedupe_t *d, const char *id, size_t len)
+{
+    entry e = make_entry(id, len, 0);
+    return d->slots[find_slot(d, &e)].h1 != 0;
+}
+
+static void table_remove(gope_dedupe_t *d, const entry *e)
+{
+    size_t i = find_slot(d, e);
+    if (!d->slots[i].h1)
+        return;
+    /* backward-shift: pull later members of the probe run into the hole */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & d->mask;
+        if (!d->slots[j].h1)
+            break;
+        size_t home = d->slots[j].h2 & d->mask;
+        if (((j - home) & d->mask) >= ((j - i) & d->mask)) {
+            d->slots[i] = d->slots[j];
+            i = j;
+        }
+    }
+    d->slots[i].h1 = 0;
+    d->used--;
+}
+
+static gope_status grow_table(gope_dedupe_t *d, gope_err *err)
+{
+    size_t old_cap = d->mask + 1;
+    entry *old = d->slots;
+    entry *slots = calloc(old_cap * 2, sizeof *slots);
+    if (!slots)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "dedupe: out of memory");
+    d->slots = slots;
+    d->mask = old_cap * 2 - 1;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].h1)
+            d->slots[find_slot(d, &old[i])] = old[i];
+    free(old);
+    return GOPE_OK;
+}
+
+static gope_status grow_fifo(gope_dedupe_t *d, gope_err *err)
+{
+    entry *f = malloc(d->fifo_cap * 2 * sizeof *f);
+    if (!f)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "dedupe: out of memory");
+    for (size_t i = 0; i < d->count; i++)
+        f[i] = d->fifo[(d->head + i) % d->fifo_cap];
+    free(d->fifo);
+    d->fifo = f;
+    d->head = 0;
+    d->fifo_cap *= 2;
+    return GOPE_OK;
+}
+
+static void expire(gope_dedupe_t *d)
+{
+    while (d->count && d->fifo[d->head].ts < d->max_ts - d->horizon) {
+        table_remove(d, &d->fifo[d->head]);
+        d->head = (d->head + 1) % d->fifo_cap;
+        d->count--;
+    }
+}
+
+gope_status gope_dedupe_insert(gope_dedupe_t *d, const char *id, size_t len,
+                               int64_t ts, gope_err *err)
+{
+    if (ts > d->max_ts) {
+        d->max_ts = ts;
+        expire(d);
+    }
+    gope_status st;
+    if ((d->used + 1) * 2 > d->mask + 1 && (st = grow_table(d, err)) != GOPE_OK)
+        return st;
+    if (d->count == d->fifo_cap && (st = grow_fifo(d, err)) != GOPE_OK)
+        return st;
+    entry e = make_entry(id, len, ts);
+    size_t i = find_slot(d, &e);
+    if (d->slots[i].h1)
+        return GOPE_OK; /* already present */
+    d->slots[i] = e;
+    d->used++;
+    d->fifo[(d->head + d->count) % d->fifo_cap] = e;
+    d->count++;
+    return GOPE_OK;
+}
+
+size_t gope_dedupe_size(const gope_dedupe_t *d) { return d->used; }

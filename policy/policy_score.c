@@ -1,0 +1,169 @@
+/*
+ * policy_score.c — scores and selection rules: the hot path of every replay.
+ *
+ *   score_j = (ev_j + beta sigma_j) g_j + coldstart_bonus [cold_start_j]
+ *             - sum_c lambda_c d_cj
+ *
+ * The definitions are exact (docs/policies.md): users and reference tests
+ * recompute the same doubles, so the code evaluates the formula in its written
+ * order, constraint terms summed capacity, coldstart, head, whale. Terms the
+ * parser found inactive are skipped only where skipping is bit-exact: with
+ * crowding_alpha = 0, g = 1/(1 + 0) = 1; no prices at all subtracts 0.
+ * Indicators ([cold_start_j], d_cj) are multiplied in as 0/1 doubles, which
+ * adds an exact 0 when off and keeps the loop free of unpredictable branches.
+ * Floating-point contraction (fused multiply-add) would change the last bits,
+ * so it stays off for this file.
+ *
+ * Selection never divides by zero or overflows: softmax subtracts the maximum
+ * score first. Scores are finite for any sane parameters; should extreme ones
+ * overflow, a NaN score gets probability 0 and an infinite maximum makes
+ * softmax its own limit (greedy over the top scores), so pi always sums to 1.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "policy_int.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif /* gcc -std=c11 already defaults to -ffp-contract=off */
+
+/* The shadow prices in effect for `ev`, or NULL when every price is 0. */
+static const double *prices(const gope_policy *p, const gope_event *ev)
+{
+    switch (p->lambda_mode) {
+    case GOPE_LAMBDA_FIXED: return p->lambda;
+    case GOPE_LAMBDA_LOG: return ev->has_lambda_values ? ev->lambda_values : NULL;
+    case GOPE_LAMBDA_NONE: break;
+    }
+    return NULL;
+}
+
+/* [x] as a double, by table lookup: candidate flags are unpredictable, and
+ * compilers turn `x ? 1.0 : 0.0` (even `(double)x`) into a branch whose
+ * mispredictions cost more than the multiply by 0 it saves. */
+static const double indicator[2] = {0.0, 1.0};
+
+/* sum_c lambda_c d_cj, in the order of gope_constraint (0 * lambda adds an
+ * exact 0 for the terms that are off). */
+static double penalty(const double *lambda, const gope_event *ev, const gope_candidate *c,
+                      int64_t whale_k)
+{
+    /* load + 1 > capacity, written so that a huge load cannot overflow */
+    double d_capacity = indicator[(c->capacity > 0) & (c->load >= c->capacity)];
+    double d_coldstart = -indicator[c->cold_start];
+    double d_head = indicator[c->head];
+    double d_whale = indicator[ev->is_whale & (c->whales >= whale_k)];
+    double sum = lambda[GOPE_C_CAPACITY] * d_capacity;
+    sum += lambda[GOPE_C_COLDSTART] * d_coldstart;
+    sum += lambda[GOPE_C_HEAD] * d_head;
+    sum += lambda[GOPE_C_WHALE] * d_whale;
+    return sum;
+}
+
+/* g_j: the crowding discount for a candidate with a capacity (real division
+ * load / capacity), 1 without one. Computed for every candidate and selected
+ * afterwards, again to keep the loop free of unpredictable branches. */
+static double crowding(const gope_policy *p, const gope_candidate *c)
+{
+    int limited = c->capacity > 0;
+    double capacity = limited ? (double)c->capacity : 1.0;
+    double over = (double)c->load / capacity - p->crowding_threshold;
+    double g = 1.0 / (1.0 + p->crowding_alpha * (over > 0.0 ? over : 0.0));
+    return limited ? g : 1.0;
+}
+
+static void score_all(const gope_policy *p, const gope_event *ev, double *score)
+{
+    const double *lambda = prices(p, ev);
+    int crowded = p->crowding_alpha != 0.0;
+    for (size_t j = 0; j < ev->n_candidates; j++) {
+        const gope_candidate *c = &ev->candidates[j];
+        double s = c->ev + p->beta * c->sigma;
+        if (crowded)
+            s *= crowding(p, c);
+        s += p->coldstart_bonus * indicator[c->cold_start];
+        if (lambda)
+            s -= penalty(lambda, ev, c, p->whale_k);
+        score[j] = s;
+    }
+}
+
+/* The largest non-NaN score (-inf when there is none). */
+static double max_score(const double *score, size_t k)
+{
+    double max = -INFINITY;
+    for (size_t j = 0; j < k; j++)
+        if (score[j] > max)
+            max = score[j];
+    return max;
+}
+
+/* pi_j = eps/K + (1 - eps) greedy_j; greedy_j = 1/|M| on the top set M
+ * = {j : score_j >= max - 1e-9 max(1, |max|)}. Plain greedy is eps = 0. */
+static void select_greedy(const double *score, size_t k, double eps, double *pi)
+{
+    double max = max_score(score, k);
+    double cut = isfinite(max) ? max - 1e-9 * fmax(1.0, fabs(max)) : max;
+    size_t m = 0;
+    for (size_t j = 0; j < k; j++)
+        m += score[j] >= cut;
+    int all = m == 0; /* every score NaN: treat all candidates as tied */
+    double top = 1.0 / (double)(all ? k : m);
+    double floor_pi = eps / (double)k, keep = 1.0 - eps;
+    for (size_t j = 0; j < k; j++)
+        pi[j] = floor_pi + keep * (top * indicator[all | (score[j] >= cut)]);
+}
+
+/* pi_j = exp((score_j - max) / t) / sum: every exponent <= 0, the top one 0,
+ * so nothing overflows and the sum is >= 1. */
+static void select_softmax(const double *score, size_t k, double t, double *pi)
+{
+    double max = max_score(score, k);
+    if (!isfinite(max)) {
+        select_greedy(score, k, 0.0, pi);
+        return;
+    }
+    double sum = 0.0;
+    for (size_t j = 0; j < k; j++) {
+        pi[j] = isnan(score[j]) ? 0.0 : exp((score[j] - max) / t);
+        sum += pi[j];
+    }
+    for (size_t j = 0; j < k; j++)
+        pi[j] /= sum;
+}
+
+void gope_policy_scores(const gope_policy_set_t *set, size_t i, const gope_event *ev,
+                        double *score)
+{
+    assert(i < set->n);
+    score_all(&set->policies[i], ev, score);
+}
+
+void gope_policy_probs(const gope_policy_set_t *set, size_t i, const gope_event *ev,
+                       double *pi, double *scratch)
+{
+    assert(i < set->n);
+    const gope_policy *p = &set->policies[i];
+    size_t k = ev->n_candidates;
+    switch (p->select) {
+    case GOPE_SEL_GREEDY:
+        score_all(p, ev, scratch);
+        select_greedy(scratch, k, 0.0, pi);
+        return;
+    case GOPE_SEL_EPSILON_GREEDY:
+        score_all(p, ev, scratch);
+        select_greedy(scratch, k, p->epsilon, pi);
+        return;
+    case GOPE_SEL_SOFTMAX:
+        score_all(p, ev, scratch);
+        select_softmax(scratch, k, p->temperature, pi);
+        return;
+    case GOPE_SEL_UNIFORM:
+    case GOPE_SEL_COUNT:
+        break;
+    }
+    for (size_t j = 0; j < k; j++)
+        pi[j] = 1.0 / (double)k;
+}

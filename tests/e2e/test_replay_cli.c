@@ -1,0 +1,246 @@
+/*
+ * test_replay_cli.c — `giftope replay` as a user runs it: exit statuses,
+ * messages, stdin, several inputs, zstd faults, the accounting invariant on
+ * the bad-input corpus, and the on-policy property (a policy evaluated on its
+ * own logs estimates exactly the mean logged reward).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "testutil.h"
+
+typedef struct {
+    char *dir;
+    char out[512], err[512], dead[512];
+} run_ctx;
+
+static void ctx_init(run_ctx *c)
+{
+    c->dir = tu_tmpdir();
+    cr_assert(c->dir);
+    snprintf(c->out, sizeof c->out, "%s/out.jsonl", c->dir);
+    snprintf(c->err, sizeof c->err, "%s/err.txt", c->dir);
+    snprintf(c->dead, sizeof c->dead, "%s/dead.jsonl", c->dir);
+}
+
+static char *path_in(const run_ctx *c, const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", c->dir, name);
+    return buf[k];
+}
+
+static const cJSON *summary(const cJSON *lines)
+{
+    const cJSON *s = cJSON_GetArrayItem(lines, cJSON_GetArraySize(lines) - 1);
+    cr_assert(s);
+    cr_assert_str_eq(cJSON_GetObjectItem(s, "schema")->valuestring, "ope_run.v1");
+    return s;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    cr_assert(cJSON_IsNumber(v), "field %s is a number", k);
+    return v->valuedouble;
+}
+
+static void expect_accounting(const cJSON *s)
+{
+    cr_expect_eq(num(s, "lines_read"), num(s, "accepted") + num(s, "rejected") + num(s, "late"),
+                 "lines_read = accepted + rejected + late");
+}
+
+static const char *event_line(char *buf, size_t size, const char *id, long long ts, int action,
+                              double prop, double reward)
+{
+    snprintf(buf, size,
+             "{\"event_id\":\"%s\",\"ts\":%lld,\"user_id\":\"u\",\"candidates\":["
+             "{\"streamer_id\":\"a\",\"ev\":1.5},{\"streamer_id\":\"b\",\"ev\":0.5}],"
+             "\"action\":%d,\"propensity\":%.17g,\"reward\":%.17g}\n",
+             id, ts, action, prop, reward);
+    return buf;
+}
+
+Test(replay_cli, usage_errors_exit_2_with_a_clear_message)
+{
+    run_ctx c;
+    ctx_init(&c);
+    char bad_pol[600];
+    snprintf(bad_pol, sizeof bad_pol, "%s", path_in(&c, "pol.json"));
+    const char *pol = "[{\"name\":\"soft\",\"select\":\"softmax\",\"temperature\":0}]";
+    cr_assert(tu_write_file(bad_pol, pol, strlen(pol)));
+    struct {
+        const char *args[8];
+        const char *needle;
+    } cases[] = {
+        {{"replay", NULL}, "no INPUT"},
+        {{"replay", "--window", "7x", "-", NULL}, "--window"},
+        {{"replay", "--window", "1h", "--slide", "7m", "-", NULL}, "multiple"},
+        {{"replay", "--slide", "5m", "-", NULL}, "--slide"},
+        {{"replay", "--bogus", "-", NULL}, "unknown option"},
+        {{"replay", "--estimators", "snips,nope", "-", NULL}, "nope"},
+        {{"replay", "--policies", bad_pol, "-", NULL}, "temperature"},
+        {{"replay", "--policies", "/nonexistent/p.json", "-", NULL}, "/nonexistent/p.json"},
+        {{"replay", "--window", NULL}, "needs a value"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc = tu_run(cases[i].args, NULL, NULL, c.out, c.err);
+        char *err = tu_read_file(c.err, NULL);
+        cr_expect_eq(rc, 2, "case %zu: exit %d", i, rc);
+        cr_expect(err && strstr(err, cases[i].needle), "case %zu: stderr '%s' lacks '%s'", i,
+                  err ? err : "", cases[i].needle);
+        free(err);
+    }
+    const char *help[] = {"replay", "--help", NULL};
+    cr_expect_eq(tu_run(help, NULL, NULL, c.out, c.err), 0);
+    char *text = tu_read_file(c.out, NULL);
+    cr_expect(text && strstr(text, "--dead-letter") && strstr(text, "--lateness"));
+    free(text);
+}
+
+Test(replay_cli, stdin_and_several_inputs_form_one_stream)
+{
+    run_ctx c;
+    ctx_init(&c);
+    char line[512], a[4096] = "", b[4096] = "";
+    for (int i = 0; i < 10; i++)
+        strcat(a, event_line(line, sizeof line, (char[]){'a', (char)('0' + i), 0}, 1000 * i,
+                             i % 2, 0.5, i));
+    for (int i = 0; i < 10; i++)
+        strcat(b, event_line(line, sizeof line, (char[]){'b', (char)('0' + i), 0}, 10000 + 1000 * i,
+                             i % 2, 0.5, i));
+    cr_assert(tu_write_file(path_in(&c, "a.jsonl"), a, strlen(a)));
+    cr_assert(tu_write_file(path_in(&c, "b.jsonl"), b, strlen(b)));
+    const char *args[] = {"replay", "--quiet", "--window", "5s", "--out", c.out, "-",
+                          path_in(&c, "b.jsonl"), NULL};
+    cr_assert_eq(tu_run(args, NULL, path_in(&c, "a.jsonl"), NULL, c.err), 0);
+    cJSON *lines = tu_read_jsonl(c.out);
+    const cJSON *s = summary(lines);
+    cr_expect_eq(num(s, "lines_read"), 20);
+    cr_expect_eq(num(s, "accepted"), 20);
+    cr_expect_eq(num(s, "windows"), 4);
+    expect_accounting(s);
+    cJSON_Delete(lines);
+}
+
+/* Compress `text` and keep only the first `keep` (0..1) of the bytes. */
+static void write_zst(const char *path, const char *text, double keep)
+{
+    size_t cap = ZSTD_compressBound(strlen(text));
+    char *z = malloc(cap);
+    size_t n = ZSTD_compress(z, cap, text, strlen(text), 3);
+    cr_assert(!ZSTD_isError(n));
+    cr_assert(tu_write_file(path, z, (size_t)(n * keep)));
+    free(z);
+}
+
+Test(replay_cli, truncated_zstd_keeps_what_came_before_and_exits_1)
+{
+    run_ctx c;
+    ctx_init(&c);
+    char line[512], *text = calloc(1, 1 << 20);
+    for (int i = 0; i < 2000; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "e%d", i);
+        strcat(text, event_line(line, sizeof line, id, 1000 * i, i % 2, 0.5, i % 7 == 0));
+    }
+    char *zst = path_in(&c, "t.jsonl.zst");
+    write_zst(zst, text, 0.6); /* ends inside a later block */
+    const char *args[] = {"replay", "--quiet", "--out", c.out, zst, NULL};
+    int rc = tu_run(args, NULL, NULL, NULL, c.err);
+    char *err = tu_read_file(c.err, NULL);
+    cr_expect_eq(rc, 1, "exit %d", rc);
+    cr_expect(err && strstr(err, zst) && strstr(err, "byte"), "stderr: %s", err ? err : "");
+    cJSON *lines = tu_read_jsonl(c.out);
+    const cJSON *s = summary(lines);
+    cr_expect_gt(num(s, "accepted"), 0, "lines before the fault were processed");
+    cr_expect_lt(num(s, "accepted"), 2000);
+    expect_accounting(s);
+    cJSON_Delete(lines);
+    free(err);
+    free(text);
+}
+
+Test(replay_cli, missing_input_file_exits_1_and_names_it)
+{
+    run_ctx c;
+    ctx_init(&c);
+    const char *args[] = {"replay", "--quiet", "--out", c.out, "/nonexistent/x.jsonl", NULL};
+    cr_expect_eq(tu_run(args, NULL, NULL, NULL, c.err), 1);
+    char *err = tu_read_file(c.err, NULL);
+    cr_expect(err && strstr(err, "/nonexistent/x.jsonl"));
+    free(err);
+}
+
+Test(replay_cli, bad_input_corpus_is_fully_accounted_for)
+{
+    run_ctx c;
+    ctx_init(&c);
+    char corpus[512];
+    snprintf(corpus, sizeof corpus, "%s/bad/lines.jsonl", GOPE_TEST_DATA);
+    size_t len;
+    char *text = tu_read_file(corpus, &len);
+    cr_assert(text, "bad-input corpus present");
+    size_t n_lines = 0;
+    for (size_t i = 0; i < len; i++)
+        n_lines += text[i] == '\n';
+    const char *args[] = {"replay", "--quiet", "--window", "1h", "--out", c.out,
+                          "--dead-letter", c.dead, corpus, NULL};
+    cr_assert_eq(tu_run(args, NULL, NULL, NULL, c.err), 0);
+    cJSON *lines = tu_read_jsonl(c.out), *dead = tu_read_jsonl(c.dead);
+    cr_assert(lines && dead, "outputs are JSON lines");
+    const cJSON *s = summary(lines);
+    cr_expect_eq(num(s, "lines_read"), (double)n_lines);
+    expect_accounting(s);
+    cr_expect_eq(cJSON_GetArraySize(dead), num(s, "rejected") + num(s, "late"),
+                 "every refused line is in the dead-letter file");
+    cr_expect_gt(num(s, "rejected"), 10);
+    const cJSON *d;
+    cJSON_ArrayForEach(d, dead)
+    {
+        cr_expect_str_eq(cJSON_GetObjectItem(d, "source")->valuestring, corpus);
+        cr_expect_geq(num(d, "line"), 1);
+        cr_expect(cJSON_GetObjectItem(d, "raw") || cJSON_GetObjectItem(d, "raw_base64"));
+    }
+    cJSON_Delete(lines);
+    cJSON_Delete(dead);
+    free(text);
+}
+
+Test(replay_cli, logging_policy_on_its_own_logs_estimates_the_mean_reward)
+{
+    run_ctx c;
+    ctx_init(&c);
+    /* uniform logging over 2 candidates, evaluated with the uniform policy:
+     * every weight is exactly 1, so ips = snips = logged mean reward. */
+    const char *pol = "[{\"name\":\"u\",\"select\":\"uniform\"}]";
+    cr_assert(tu_write_file(path_in(&c, "p.json"), pol, strlen(pol)));
+    char line[512], *text = calloc(1, 1 << 16);
+    double sum = 0;
+    for (int i = 0; i < 100; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "e%d", i);
+        double r = (i % 13 == 0) ? 1314.0 : (i % 5 == 0 ? 2.0 : 0.0);
+        sum += r;
+        strcat(text, event_line(line, sizeof line, id, 1000 * i, i % 2, 0.5, r));
+    }
+    cr_assert(tu_write_file(path_in(&c, "l.jsonl"), text, strlen(text)));
+    const char *args[] = {"replay", "--quiet", "--policies", path_in(&c, "p.json"), "--out",
+                          c.out, path_in(&c, "l.jsonl"), NULL};
+    cr_assert_eq(tu_run(args, NULL, NULL, NULL, c.err), 0);
+    cJSON *lines = tu_read_jsonl(c.out);
+    const cJSON *rec = cJSON_GetArrayItem(lines, 0);
+    const cJSON *est = cJSON_GetObjectItem(rec, "estimates");
+    double mean = sum / 100;
+    const char *names[] = {"ips", "snips", "logged", "ips_clip"};
+    for (size_t i = 0; i < 4; i++)
+        cr_expect(tu_close(num(cJSON_GetObjectItem(est, names[i]), "value"), mean), "%s", names[i]);
+    cJSON_Delete(lines);
+    free(text);
+}

@@ -1,0 +1,52 @@
+/* failalloc.c — see failalloc.h. Test-only global state: each Criterion test
+ * runs in its own process, so the countdown cannot leak between tests. */
+#include "failalloc.h"
+
+#include <stddef.h>
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+
+static long countdown = -1;
+static bool persist, triggered;
+
+void fa_fail_after(long n, bool persistent)
+{
+    countdown = n;
+    persist = persistent;
+    triggered = false;
+}
+
+void fa_off(void) { countdown = -1; }
+
+bool fa_triggered(void) { return triggered; }
+
+static bool should_fail(void)
+{
+    if (countdown < 0)
+        return false;
+    if (countdown == 0) {
+        triggered = true;
+        if (!persist)
+            countdown = -1;
+        return true;
+    }
+    countdown--;
+    return false;
+}
+
+void *__wrap_malloc(size_t size) { return should_fail() ? NULL : __real_malloc(size); }
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return should_fail() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t size)
+{
+    return should_fail() ? NULL : __real_realloc(p, size);
+}
