@@ -10,8 +10,9 @@
  * reads back to the same float. The definitions here are the slow functions
  * (fmt_slow: the first of %.15g/%.16g/%.17g that strtod reads back;
  * float_text_slow: the first of %.1g..%.9g that strtof reads back). They cost
- * ~1 us a number, five times the budget of a 200k events/s generator, so the
- * fast path computes the same digits exactly with 128-bit integers: for
+ * ~1 us a number, ~27 us an event: five times the whole budget of a 200k
+ * events/s generator. So the fast path computes the same digits exactly with
+ * 128-bit integers: for
  * x = m 2^e and k decimal places, x 10^k = m 5^k / 2^-(e+k), so rounding
  * and the read-back test (is q 10^-k strictly inside the rounding interval
  * of x?) are integer comparisons. Numbers outside that exact range (below
@@ -87,11 +88,12 @@ static size_t u64_digits(uint64_t v, char *end)
 }
 
 /* With k decimal places, truncates x 10^k into *t, rounds it half-to-even
- * into *q and says whether
- * q 10^-k reads back as x, i.e. lies inside x's rounding interval (midpoints
- * to the neighbours; the lower gap is half as wide at a power of two; ties go
- * to the even mantissa). Both tests are scaled by 2^(s+2) 10^k, s = -(e+k),
- * so they are exact in 128 bits.
+ * into *q and says whether q 10^-k reads back as x, i.e. lies inside x's
+ * rounding interval (midpoints to the neighbours; the lower gap is half as
+ * wide at a power of two; ties go to the even mantissa). Both tests are
+ * scaled by 2^(s+2) 10^k, s = -(e+k), so they are exact in 128 bits as long
+ * as q has at most 17 digits (a caller whose guess of the digit count was
+ * one short discards the wrapped result, see shortest()).
  * @return -1 when k or s is outside the range where that holds. */
 static int round_digits(const binary_t *b, int k, uint64_t *q, uint64_t *t)
 {

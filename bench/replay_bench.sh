@@ -29,7 +29,7 @@ esac
 say() { printf '%s\n' "$*" >&2; }
 
 # Peak RSS needs GNU time (Debian package `time`); install it when we can,
-# else fall back to python3's getrusage(RUSAGE_CHILDREN).
+# else fall back to python3 polling /proc/PID/status (VmHWM).
 if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing GNU time for peak-RSS measurement"
     apt-get install -y -q time >/dev/null 2>&1 || true
@@ -50,14 +50,27 @@ run_measured() {
         echo "$(( (t1 - t0) / 1000 )) $rss" | awk '{printf "%.3f %d\n", $1 / 1e6, $2}' >>"$out"
     else
         python3 - "$out" "$@" <<'PY'
-import resource, subprocess, sys, time
+# Peak RSS by polling VmHWM: getrusage(RUSAGE_CHILDREN) would also count the
+# python image the child was forked from. Popen returns after the exec.
+import subprocess, sys, time
 out, cmd = sys.argv[1], sys.argv[2:]
 t0 = time.perf_counter()
-subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+hwm = 0
+while p.poll() is None:
+    try:
+        with open("/proc/%d/status" % p.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm = max(hwm, int(line.split()[1]))
+    except OSError:
+        pass
+    time.sleep(0.005)
 wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+if p.returncode != 0:
+    sys.exit("%s: exit status %d" % (cmd[0], p.returncode))
 with open(out, "a") as f:
-    f.write("%.3f %d\n" % (wall, rss))
+    f.write("%.3f %d\n" % (wall, hwm))
 PY
     fi
 }
@@ -72,7 +85,7 @@ LOG=$BUILD/alloc-$EVENTS-seed$SEED.jsonl.zst
 if [ ! -s "$LOG" ] || [ "$GEN" -nt "$LOG" ]; then
     say "== generate $EVENTS events (seed $SEED, K = 10) | zstd -3 -> $LOG"
     gen_t0=$(date +%s%N)
-    "$GEN" --events "$EVENTS" --seed "$SEED" --k 10 | zstd -3 -q -T1 -c >"$LOG.tmp"
+    "$GEN" --events "$EVENTS" --seed "$SEED" --k 10 | zstd -3 -q -T0 -c >"$LOG.tmp"
     mv "$LOG.tmp" "$LOG"
     gen_t1=$(date +%s%N)
     say "   generated and compressed in $(( (gen_t1 - gen_t0) / 1000000 )) ms"

@@ -3,138 +3,281 @@
  * allocation.
  *
  * The line is walked once. Members of the top-level object, of each
- * candidate and of lambda_values / constraint_violations are dispatched on
- * their key (a switch on its length, then one memcmp), and only the values
- * the schema needs are converted: numbers by decode_num.c, event_id and
- * schema decoded into fixed buffers. Everything else — unknown keys,
- * duplicates after the first occurrence, values of the wrong kind — is only
- * syntax-checked by decode_scan.c. The result is a gope_dec_raw that
- * validate.c (shared with the cJSON reference) turns into a verdict, so the
- * two decoders agree on every rule by construction.
+ * candidate and of lambda_values are recognised by a matcher per object
+ * kind: a switch on the key's first byte, then one memcmp of the expected
+ * name AND its closing quote, straight on the input — so a known key costs
+ * neither a scan for its end nor a copy. Only a key that does not match
+ * (unknown, or written with escapes) is scanned; an escaped one is decoded
+ * into a small buffer and matched again, so keys are compared after
+ * unescaping. Only the values the schema needs are converted: numbers by
+ * decode_num.c, event_id and schema decoded into fixed buffers. Everything
+ * else — unknown keys, duplicates after the first occurrence, values of the
+ * wrong kind — is only syntax-checked by decode_scan.c.
  *
- * Keys are compared after unescaping: a key without a backslash is compared
- * in place (the common case), one with escapes is decoded into a small
- * buffer first. A leading UTF-8 byte order mark is skipped, as cJSON does.
+ * The result is a gope_dec_raw that validate.c (shared with the cJSON
+ * reference) turns into a verdict, so the two decoders agree on every rule
+ * by construction. A leading UTF-8 byte order mark is skipped, as cJSON
+ * does. The hot loops keep the read position in a local and store it in
+ * the cursor only around calls, so it can live in a register.
  */
-#include <stdio.h>
-
 #include "decode_int.h"
 
 #define KEY_BUF 32 /* longer than every key we know */
+#define HOT static inline __attribute__((always_inline)) /* the per-member path */
 
-typedef bool (*member_fn)(gope_dec_cur *c, void *ctx, const char *key, size_t len);
-typedef bool (*element_fn)(gope_dec_cur *c, void *ctx, size_t idx);
-
-#define IS(lit) (memcmp(key, lit, sizeof lit - 1) == 0)
-
-static int top_field(const char *key, size_t len)
+static inline uint64_t load8(const char *p)
 {
-    switch (len) {
-    case 2: return IS("ts") ? GOPE_F_TS : -1;
-    case 5: return IS("probs") ? GOPE_F_PROBS : -1;
-    case 6:
-        return IS("action") ? GOPE_F_ACTION : IS("reward") ? GOPE_F_REWARD
-             : IS("schema") ? GOPE_F_SCHEMA : -1;
-    case 7: return IS("user_id") ? GOPE_F_USER_ID : -1;
-    case 8: return IS("event_id") ? GOPE_F_EVENT_ID : IS("is_whale") ? GOPE_F_IS_WHALE : -1;
-    case 10:
-        return IS("candidates") ? GOPE_F_CANDIDATES : IS("propensity") ? GOPE_F_PROPENSITY : -1;
-    case 13: return IS("lambda_values") ? GOPE_F_LAMBDA_VALUES : -1;
-    case 14: return IS("logging_policy") ? GOPE_F_LOGGING_POLICY : -1;
-    case 17: return IS("uncertainty_score") ? GOPE_F_UNCERTAINTY_SCORE : -1;
-    case 21: return IS("constraint_violations") ? GOPE_F_CONSTRAINT_VIOLATIONS : -1;
-    default: return -1;
-    }
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
 }
 
-static int cand_field(const char *key, size_t len)
+static inline uint32_t load4(const char *p)
 {
-    switch (len) {
-    case 2: return IS("ev") ? GOPE_CF_EV : -1;
-    case 4: return IS("load") ? GOPE_CF_LOAD : IS("head") ? GOPE_CF_HEAD : -1;
-    case 5: return IS("sigma") ? GOPE_CF_SIGMA : -1;
-    case 6: return IS("whales") ? GOPE_CF_WHALES : -1;
-    case 8: return IS("capacity") ? GOPE_CF_CAPACITY : -1;
-    case 10: return IS("cold_start") ? GOPE_CF_COLD_START : -1;
-    case 11: return IS("streamer_id") ? GOPE_CF_STREAMER_ID : -1;
-    default: return -1;
-    }
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
 }
 
-/* The key at c->p ('"'), in place when it has no escape, else into buf. */
-static bool read_key(gope_dec_cur *c, char buf[KEY_BUF], const char **key, size_t *len)
+/* memcmp(a, b, n) == 0 for the constant n (1..24) of a key name: with n
+ * known, this folds into two or three word compares (overlapping at the
+ * end), where gcc -O2 would call the library memcmp. */
+HOT bool same_bytes(const char *a, const char *b, size_t n)
 {
-    const char *q = gope_dec_plain_end(c->p + 1, c->end);
-    if (q < c->end && *q == '"') {
-        *key = c->p + 1;
-        *len = (size_t)(q - *key);
-        c->p = q + 1;
-        return true;
-    }
-    *key = buf;
-    return gope_dec_string(c, buf, KEY_BUF, len);
+    if (n >= 16)
+        return load8(a) == load8(b) && load8(a + 8) == load8(b + 8) &&
+               load8(a + n - 8) == load8(b + n - 8);
+    if (n >= 8)
+        return load8(a) == load8(b) && load8(a + n - 8) == load8(b + n - 8);
+    if (n >= 4)
+        return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
+    return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
 }
 
-static bool open_container(gope_dec_cur *c, char close, bool *empty)
+/* Key matchers: the field whose name, followed by '"', starts at k (just
+ * after the opening quote), with *after past that quote; or -1. */
+typedef int (*match_fn)(const char *k, const char *end, const char **after);
+
+#define FIELD(lit, id)                                                                   \
+    if ((size_t)(end - k) >= sizeof lit && same_bytes(k, lit "\"", sizeof lit)) {       \
+        *after = k + sizeof lit;                                                         \
+        return id;                                                                       \
+    }
+
+HOT int top_match(const char *k, const char *end, const char **after)
+{
+    switch (*k) {
+    case 'a': FIELD("action", GOPE_F_ACTION); break;
+    case 'c':
+        FIELD("candidates", GOPE_F_CANDIDATES);
+        FIELD("constraint_violations", GOPE_F_CONSTRAINT_VIOLATIONS);
+        break;
+    case 'e': FIELD("event_id", GOPE_F_EVENT_ID); break;
+    case 'i': FIELD("is_whale", GOPE_F_IS_WHALE); break;
+    case 'l':
+        FIELD("lambda_values", GOPE_F_LAMBDA_VALUES);
+        FIELD("logging_policy", GOPE_F_LOGGING_POLICY);
+        break;
+    case 'p':
+        FIELD("propensity", GOPE_F_PROPENSITY);
+        FIELD("probs", GOPE_F_PROBS);
+        break;
+    case 'r': FIELD("reward", GOPE_F_REWARD); break;
+    case 's': FIELD("schema", GOPE_F_SCHEMA); break;
+    case 't': FIELD("ts", GOPE_F_TS); break;
+    case 'u':
+        FIELD("user_id", GOPE_F_USER_ID);
+        FIELD("uncertainty_score", GOPE_F_UNCERTAINTY_SCORE);
+        break;
+    default: break;
+    }
+    return -1;
+}
+
+HOT int cand_match(const char *k, const char *end, const char **after)
+{
+    switch (*k) {
+    case 'c':
+        FIELD("capacity", GOPE_CF_CAPACITY);
+        FIELD("cold_start", GOPE_CF_COLD_START);
+        break;
+    case 'e': FIELD("ev", GOPE_CF_EV); break;
+    case 'h': FIELD("head", GOPE_CF_HEAD); break;
+    case 'l': FIELD("load", GOPE_CF_LOAD); break;
+    case 's':
+        FIELD("streamer_id", GOPE_CF_STREAMER_ID);
+        FIELD("sigma", GOPE_CF_SIGMA);
+        break;
+    case 'w': FIELD("whales", GOPE_CF_WHALES); break;
+    default: break;
+    }
+    return -1;
+}
+
+/* lambda_values: the constraint names of gope_constraint_name(). */
+HOT int lambda_match(const char *k, const char *end, const char **after)
+{
+    switch (*k) {
+    case 'c':
+        FIELD("capacity", GOPE_C_CAPACITY);
+        FIELD("coldstart", GOPE_C_COLDSTART);
+        break;
+    case 'h': FIELD("head", GOPE_C_HEAD); break;
+    case 'w': FIELD("whale", GOPE_C_WHALE); break;
+    default: break;
+    }
+    return -1;
+}
+
+/* constraint_violations: no name matters. */
+HOT int no_match(const char *k, const char *end, const char **after)
+{
+    (void)k;
+    (void)end;
+    (void)after;
+    return -1;
+}
+
+/* The key whose opening quote is at p: *field from `match` (-1: unknown).
+ * @return the byte after its closing quote, or NULL on a syntax error. */
+HOT const char *read_key(gope_dec_cur *c, const char *p, match_fn match, int *field)
+{
+    const char *k = p + 1, *after;
+    if (k < c->end && (*field = match(k, c->end, &after)) >= 0)
+        return after;
+    const char *q = gope_dec_plain_end(k, c->end);
+    if (q < c->end && *q == '"')
+        return q + 1; /* an unknown key without escapes */
+    char buf[KEY_BUF + 1];
+    size_t len;
+    c->p = p;
+    if (!gope_dec_string(c, buf, KEY_BUF, &len))
+        return NULL;
+    if (len < KEY_BUF) { /* match the decoded key, whole */
+        buf[len] = '"';
+        after = NULL;
+        int f = match(buf, buf + len + 1, &after);
+        *field = after == buf + len + 1 ? f : -1;
+    }
+    return c->p;
+}
+
+/* The container opening at c->p: past it and any whitespace, or NULL when
+ * that would nest too deep. */
+HOT const char *open_container(gope_dec_cur *c)
 {
     if (c->depth >= GOPE_DEC_NESTING_LIMIT)
-        return false;
+        return NULL;
     c->depth++;
-    c->p++;
-    gope_dec_ws(c);
-    *empty = c->p < c->end && *c->p == close;
-    c->p += *empty;
-    c->depth -= *empty;
+    return gope_dec_skip_ws(c->p + 1, c->end);
+}
+
+/* After an element at p: past the ',' and whitespace (*more), or past the
+ * closing bracket (!*more: the container is left), or NULL. */
+HOT const char *next_or_close(gope_dec_cur *c, const char *p, char close, bool *more)
+{
+    if (p == c->end || (*p != ',' && *p != close))
+        p = gope_dec_skip_ws(p, c->end);
+    if (p == c->end || (*p != ',' && *p != close))
+        return NULL;
+    *more = *p == ',';
+    if (!*more) {
+        c->depth--;
+        return p + 1;
+    }
+    return gope_dec_skip_ws(p + 1, c->end);
+}
+
+/* Past optional whitespace and the byte `ch` at p, or NULL. The compact
+ * logs have no whitespace, so the first test usually settles it. */
+HOT const char *expect_byte(const char *p, const char *end, char ch)
+{
+    if (p < end && *p == ch)
+        return p + 1;
+    p = gope_dec_skip_ws(p, end);
+    return p < end && *p == ch ? p + 1 : NULL;
+}
+
+/* Past an empty container's closing `close` at p, if it is there. */
+HOT bool closes_empty(gope_dec_cur *c, const char *p, char close)
+{
+    if (p == c->end || *p != close)
+        return false;
+    c->depth--;
+    c->p = p + 1;
     return true;
 }
 
-/* After an element: ',' (true, *more) or the closing bracket (true, !*more). */
-static bool next_or_close(gope_dec_cur *c, char close, bool *more)
-{
-    gope_dec_ws(c);
-    if (c->p == c->end || (*c->p != ',' && *c->p != close))
-        return false;
-    *more = *c->p++ == ',';
-    c->depth -= !*more;
-    gope_dec_ws(c);
-    return true;
-}
+/* The object at c->p: fn(c, ctx, field) for each member, with c->p at its
+ * value. Always inlined, so matcher and callback become direct calls. */
+typedef bool (*member_fn)(gope_dec_cur *c, void *ctx, int field);
 
-/* The object at c->p: fn(c, ctx, key, len) for each member, at its value. */
-static bool each_member(gope_dec_cur *c, member_fn fn, void *ctx)
+HOT bool each_member(gope_dec_cur *c, match_fn match, member_fn fn, void *ctx)
 {
-    bool empty, more = true;
-    if (!open_container(c, '}', &empty))
-        return false;
-    while (!empty && more) {
-        char buf[KEY_BUF];
-        const char *key;
-        size_t len;
-        if (c->p == c->end || *c->p != '"' || !read_key(c, buf, &key, &len))
+    const char *p = open_container(c), *end = c->end;
+    if (!p || closes_empty(c, p, '}'))
+        return p != NULL;
+    for (bool more = true; more;) {
+        int field = -1;
+        if (p == end || *p != '"' || !(p = read_key(c, p, match, &field)))
             return false;
-        gope_dec_ws(c);
-        if (c->p == c->end || *c->p != ':')
+        if (!(p = expect_byte(p, end, ':')))
             return false;
-        c->p++;
-        gope_dec_ws(c);
-        if (c->p == c->end || !fn(c, ctx, key, len) || !next_or_close(c, '}', &more))
+        c->p = gope_dec_skip_ws(p, end);
+        if (c->p == end || !fn(c, ctx, field) || !(p = next_or_close(c, c->p, '}', &more)))
             return false;
     }
+    c->p = p;
     return true;
 }
 
 /* The array at c->p: fn(c, ctx, i) for each element; *n = their count. */
-static bool each_element(gope_dec_cur *c, element_fn fn, void *ctx, size_t *n)
+typedef bool (*element_fn)(gope_dec_cur *c, void *ctx, size_t idx);
+
+HOT bool each_element(gope_dec_cur *c, element_fn fn, void *ctx, size_t *n)
 {
-    bool empty, more = true;
+    const char *p = open_container(c);
     *n = 0;
-    if (!open_container(c, ']', &empty))
-        return false;
-    for (; !empty && more; (*n)++) {
-        if (c->p == c->end || !fn(c, ctx, *n) || !next_or_close(c, ']', &more))
+    if (!p || closes_empty(c, p, ']'))
+        return p != NULL;
+    for (bool more = true; more; (*n)++) {
+        c->p = p;
+        if (p == c->end || !fn(c, ctx, *n) || !(p = next_or_close(c, c->p, ']', &more)))
             return false;
     }
+    c->p = p;
     return true;
+}
+
+/* A value, with the common kinds (numbers, plain strings, booleans) read
+ * inline and anything else handed to the generic reader. */
+HOT bool value(gope_dec_cur *c, gope_dec_val *v)
+{
+    const char *p = c->p, *end = c->end;
+    if (*p == '-' || (unsigned char)(*p - '0') < 10) {
+        const char *after = gope_dec_number_fast(p, end, c->scratch, v);
+        c->p = after ? after : p;
+        return after != NULL;
+    }
+    if (*p == '"') {
+        const char *q = gope_dec_plain_end(p + 1, end);
+        if (q < end && *q == '"') {
+            *v = (gope_dec_val){.kind = GOPE_DK_STRING};
+            c->p = q + 1;
+            return true;
+        }
+    }
+    if (end - p >= 5 && same_bytes(p, "false", 5)) {
+        *v = (gope_dec_val){.kind = GOPE_DK_FALSE};
+        c->p = p + 5;
+        return true;
+    }
+    if (end - p >= 4 && same_bytes(p, "true", 4)) {
+        *v = (gope_dec_val){.kind = GOPE_DK_TRUE};
+        c->p = p + 4;
+        return true;
+    }
+    return gope_dec_value(c, v);
 }
 
 /* ------------------------------------------------------------- candidates */
@@ -145,14 +288,13 @@ typedef struct {
     uint8_t kinds[GOPE_CF_COUNT];
 } cand_ctx;
 
-static bool cand_member(gope_dec_cur *c, void *ctx, const char *key, size_t len)
+static bool cand_member(gope_dec_cur *c, void *ctx, int f)
 {
     cand_ctx *cc = ctx;
-    int f = cand_field(key, len);
     if (f < 0 || cc->kinds[f] != GOPE_DK_ABSENT)
         return gope_dec_skip(c);
     gope_dec_val v;
-    if (!gope_dec_value(c, &v))
+    if (!value(c, &v))
         return false;
     cc->kinds[f] = v.kind;
     gope_dec_cand_store(cc->dec, cc->slot, (gope_dec_cfield)f, &v);
@@ -167,7 +309,7 @@ static bool candidate(gope_dec_cur *c, void *ctx, size_t idx)
         return gope_dec_skip(c);
     }
     cand_ctx cc = {.dec = dec, .slot = gope_dec_cand_slot(dec, idx)};
-    if (!each_member(c, cand_member, &cc))
+    if (!each_member(c, cand_match, cand_member, &cc))
         return false;
     gope_dec_cand_done(dec, idx, cc.kinds);
     return true;
@@ -179,7 +321,7 @@ static bool prob(gope_dec_cur *c, void *ctx, size_t idx)
 {
     gope_decoder_t *dec = ctx;
     gope_dec_val v;
-    if (!gope_dec_value(c, &v))
+    if (!value(c, &v))
         return false;
     if (idx < GOPE_MAX_CANDIDATES)
         dec->probs[idx] = v.d;
@@ -187,21 +329,20 @@ static bool prob(gope_dec_cur *c, void *ctx, size_t idx)
     return true;
 }
 
-static bool lambda_member(gope_dec_cur *c, void *ctx, const char *key, size_t len)
+static bool lambda_member(gope_dec_cur *c, void *ctx, int constraint)
 {
     gope_dec_val v;
-    if (!gope_dec_value(c, &v))
+    if (!value(c, &v))
         return false;
-    gope_dec_lambda_member(ctx, key, len, &v);
+    gope_dec_lambda_member(ctx, constraint, &v);
     return true;
 }
 
-static bool cv_member(gope_dec_cur *c, void *ctx, const char *key, size_t len)
+static bool cv_member(gope_dec_cur *c, void *ctx, int field)
 {
-    (void)key;
-    (void)len;
+    (void)field;
     gope_dec_val v;
-    if (!gope_dec_value(c, &v))
+    if (!value(c, &v))
         return false;
     gope_dec_nums_add(ctx, &v);
     return true;
@@ -211,11 +352,10 @@ static bool cv_member(gope_dec_cur *c, void *ctx, const char *key, size_t len)
 
 /* A field whose value has the kind the schema wants gets parsed for real;
  * any other value is read generically and only its kind is recorded. */
-static bool top_member(gope_dec_cur *c, void *ctx, const char *key, size_t len)
+static bool top_member(gope_dec_cur *c, void *ctx, int f)
 {
     gope_decoder_t *dec = ctx;
     gope_dec_raw *raw = &dec->raw;
-    int f = top_field(key, len);
     if (f < 0 || raw->f[f].kind != GOPE_DK_ABSENT)
         return gope_dec_skip(c);
     gope_dec_val *v = &raw->f[f];
@@ -229,10 +369,13 @@ static bool top_member(gope_dec_cur *c, void *ctx, const char *key, size_t len)
         size_t n;
         return each_element(c, prob, dec, &n);
     }
-    if ((f == GOPE_F_LAMBDA_VALUES || f == GOPE_F_CONSTRAINT_VIOLATIONS) && ch == '{') {
+    if (f == GOPE_F_LAMBDA_VALUES && ch == '{') {
         v->kind = GOPE_DK_OBJECT;
-        return f == GOPE_F_LAMBDA_VALUES ? each_member(c, lambda_member, raw)
-                                         : each_member(c, cv_member, &raw->cv);
+        return each_member(c, lambda_match, lambda_member, raw);
+    }
+    if (f == GOPE_F_CONSTRAINT_VIOLATIONS && ch == '{') {
+        v->kind = GOPE_DK_OBJECT;
+        return each_member(c, no_match, cv_member, &raw->cv);
     }
     if (f == GOPE_F_EVENT_ID && ch == '"') {
         v->kind = GOPE_DK_STRING;
@@ -247,38 +390,32 @@ static bool top_member(gope_dec_cur *c, void *ctx, const char *key, size_t len)
         raw->schema_ok = n == 8 && memcmp(s, "alloc.v1", 8) == 0;
         return true;
     }
-    return gope_dec_value(c, v);
+    return value(c, v);
 }
 
 gope_reason gope_decode_line(gope_decoder_t *dec, const char *line, size_t len,
                              bool require_reward, gope_event *out,
                              char *detail, size_t detail_size)
 {
-    if (len > GOPE_MAX_LINE) {
-        if (detail && detail_size)
-            snprintf(detail, detail_size, "%zu bytes, limit %u", len, GOPE_MAX_LINE);
-        return GOPE_R_LINE_TOO_LONG;
-    }
+    if (len > GOPE_MAX_LINE)
+        return gope_dec_fail(GOPE_R_LINE_TOO_LONG, detail, detail_size, "%zu bytes, limit %u",
+                             len, GOPE_MAX_LINE);
     gope_dec_reset(dec);
     gope_dec_cur c = {.p = line, .end = line + len, .depth = 0, .scratch = dec->scratch};
     if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
         c.p += 3;
     gope_dec_ws(&c);
     bool object = c.p < c.end && *c.p == '{';
-    bool ok = c.p < c.end && (object ? each_member(&c, top_member, dec) : gope_dec_skip(&c));
+    bool ok = c.p < c.end &&
+              (object ? each_member(&c, top_match, top_member, dec) : gope_dec_skip(&c));
     if (ok) {
         gope_dec_ws(&c);
         ok = c.p == c.end;
     }
-    if (!ok) {
-        if (detail && detail_size)
-            snprintf(detail, detail_size, "not one JSON value (byte %zu)", (size_t)(c.p - line));
-        return GOPE_R_INVALID_JSON;
-    }
-    if (!object) {
-        if (detail && detail_size)
-            snprintf(detail, detail_size, "top level is not an object");
-        return GOPE_R_NOT_OBJECT;
-    }
+    if (!ok)
+        return gope_dec_fail(GOPE_R_INVALID_JSON, detail, detail_size,
+                             "not one JSON value (byte %zu)", (size_t)(c.p - line));
+    if (!object)
+        return gope_dec_fail(GOPE_R_NOT_OBJECT, detail, detail_size, "top level is not an object");
     return gope_dec_validate(dec, require_reward, out, detail, detail_size);
 }

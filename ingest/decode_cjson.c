@@ -33,11 +33,10 @@
  *      value as an integer (and +-inf as an out-of-range integer); the
  *      fast decoder says wrong_type.
  * Invalid UTF-8 is not a divergence: neither decoder checks it.
- * A cJSON allocation failure also looks like invalid_json here.
+ * A cJSON allocation failure also looks like invalid_json here, and cJSON
+ * records parse errors in a global: use this decoder from one thread.
  */
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 
 #include <cJSON.h>
 
@@ -120,7 +119,8 @@ static void read_candidates(gope_decoder_t *dec, const cJSON *arr)
         size_t slot = gope_dec_cand_slot(dec, idx);
         uint8_t kinds[GOPE_CF_COUNT];
         for (int f = 0; f < GOPE_CF_COUNT; f++) {
-            gope_dec_val v = value_of(cJSON_GetObjectItemCaseSensitive(el, gope_dec_cfield_names[f]));
+            const char *name = gope_dec_cfield_names[f];
+            gope_dec_val v = value_of(cJSON_GetObjectItemCaseSensitive(el, name));
             kinds[f] = v.kind;
             gope_dec_cand_store(dec, slot, (gope_dec_cfield)f, &v);
         }
@@ -141,7 +141,10 @@ static void read_numbers(gope_decoder_t *dec, gope_dec_field f, const cJSON *con
                 dec->probs[idx] = v.d;
             gope_dec_nums_add(&dec->raw.probs, &v);
         } else if (f == GOPE_F_LAMBDA_VALUES) {
-            gope_dec_lambda_member(&dec->raw, el->string, strlen(el->string), &v);
+            int c = GOPE_C_COUNT - 1;
+            while (c >= 0 && strcmp(el->string, gope_constraint_name((gope_constraint)c)) != 0)
+                c--;
+            gope_dec_lambda_member(&dec->raw, c, &v);
         } else {
             gope_dec_nums_add(&dec->raw.cv, &v);
         }
@@ -157,7 +160,8 @@ static void read_top(gope_decoder_t *dec, const cJSON *root)
         raw->f[f] = value_of(item);
         if (f == GOPE_F_EVENT_ID && cJSON_IsString(item)) {
             raw->event_id_len = strlen(item->valuestring);
-            size_t n = raw->event_id_len < GOPE_MAX_EVENT_ID ? raw->event_id_len : GOPE_MAX_EVENT_ID;
+            size_t n = raw->event_id_len;
+            n = n < GOPE_MAX_EVENT_ID ? n : GOPE_MAX_EVENT_ID;
             memcpy(raw->event_id, item->valuestring, n);
         } else if (f == GOPE_F_SCHEMA && cJSON_IsString(item)) {
             raw->schema_ok = strcmp(item->valuestring, "alloc.v1") == 0;
@@ -171,40 +175,28 @@ static void read_top(gope_decoder_t *dec, const cJSON *root)
     }
 }
 
-static gope_reason early(gope_reason r, char *detail, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static gope_reason early(gope_reason r, char *detail, size_t size, const char *fmt, ...)
-{
-    if (detail && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(detail, size, fmt, ap);
-        va_end(ap);
-    }
-    return r;
-}
-
 gope_reason gope_decode_line_cjson(gope_decoder_t *dec, const char *line,
                                    size_t len, bool require_reward,
                                    gope_event *out, char *detail,
                                    size_t detail_size)
 {
     if (len > GOPE_MAX_LINE)
-        return early(GOPE_R_LINE_TOO_LONG, detail, detail_size, "%zu bytes, limit %u", len,
-                     GOPE_MAX_LINE);
+        return gope_dec_fail(GOPE_R_LINE_TOO_LONG, detail, detail_size, "%zu bytes, limit %u",
+                             len, GOPE_MAX_LINE);
     if (blind_spot(line, len))
-        return early(GOPE_R_INVALID_JSON, detail, detail_size, "control byte or bad \\u escape");
+        return gope_dec_fail(GOPE_R_INVALID_JSON, detail, detail_size,
+                             "control byte or bad \\u escape");
     memcpy(dec->scratch, line, len);
     dec->scratch[len] = '\0';
     const char *stop = NULL;
     cJSON *root = cJSON_ParseWithOpts(dec->scratch, &stop, 1);
     if (!root)
-        return early(GOPE_R_INVALID_JSON, detail, detail_size, "not one JSON value (byte %zu)",
-                     stop ? (size_t)(stop - dec->scratch) : 0);
+        return gope_dec_fail(GOPE_R_INVALID_JSON, detail, detail_size,
+                             "not one JSON value (byte %zu)",
+                             stop ? (size_t)(stop - dec->scratch) : 0);
     gope_reason r;
     if (!cJSON_IsObject(root)) {
-        r = early(GOPE_R_NOT_OBJECT, detail, detail_size, "top level is not an object");
+        r = gope_dec_fail(GOPE_R_NOT_OBJECT, detail, detail_size, "top level is not an object");
     } else {
         gope_dec_reset(dec);
         read_top(dec, root);

@@ -140,29 +140,26 @@ void gope_dec_reset(gope_decoder_t *dec);
 size_t gope_dec_cand_slot(gope_decoder_t *dec, size_t idx);
 
 /*! gope_dec_cand_store() : record the first occurrence `v` of field `f` of
- * the candidate in `slot`; values of a wrong kind are not stored. */
+ * the candidate in `slot`. A value of the wrong kind stores a harmless 0
+ * (its i and d are 0) and is reported by the type checks anyway. */
 static inline void gope_dec_cand_store(gope_decoder_t *dec, size_t slot,
                                        gope_dec_cfield f, const gope_dec_val *v)
 {
     gope_candidate *c = &dec->cands[slot];
-    bool num = v->kind == GOPE_DK_INT || v->kind == GOPE_DK_FLOAT;
-    int64_t *ip = f == GOPE_CF_LOAD ? &c->load
-                : f == GOPE_CF_CAPACITY ? &c->capacity
-                : f == GOPE_CF_WHALES ? &c->whales : NULL;
-    if (ip && v->kind == GOPE_DK_INT) {
-        *ip = v->i;
-        if (v->big)
-            dec->cand_flags[slot] |= GOPE_DEC_BIG(f);
-        if (f == GOPE_CF_CAPACITY)
-            dec->cand_flags[slot] |= GOPE_DEC_HAS_CAPACITY;
-    } else if (f == GOPE_CF_EV && num) {
-        c->ev = v->d;
-    } else if (f == GOPE_CF_SIGMA && num) {
-        c->sigma = v->d;
-    } else if (f == GOPE_CF_COLD_START) {
-        c->cold_start = v->kind == GOPE_DK_TRUE;
-    } else if (f == GOPE_CF_HEAD) {
-        c->head = v->kind == GOPE_DK_TRUE;
+    bool is_int = v->kind == GOPE_DK_INT, num = is_int || v->kind == GOPE_DK_FLOAT;
+    uint16_t big = v->big ? GOPE_DEC_BIG(f) : 0;
+    switch (f) {
+    case GOPE_CF_EV: c->ev = num ? v->d : 0; break;
+    case GOPE_CF_SIGMA: c->sigma = num ? v->d : 0; break;
+    case GOPE_CF_LOAD: c->load = v->i; dec->cand_flags[slot] |= big; break;
+    case GOPE_CF_WHALES: c->whales = v->i; dec->cand_flags[slot] |= big; break;
+    case GOPE_CF_CAPACITY:
+        c->capacity = v->i;
+        dec->cand_flags[slot] |= big | (is_int ? GOPE_DEC_HAS_CAPACITY : 0);
+        break;
+    case GOPE_CF_COLD_START: c->cold_start = v->kind == GOPE_DK_TRUE; break;
+    case GOPE_CF_HEAD: c->head = v->kind == GOPE_DK_TRUE; break;
+    default: break; /* streamer_id: only its kind matters */
     }
 }
 
@@ -182,10 +179,14 @@ static inline void gope_dec_nums_add(gope_dec_nums *ns, const gope_dec_val *v)
     ns->n++;
 }
 
-/*! gope_dec_lambda_member() : fold member `name` (`len` decoded bytes) of
- * lambda_values: the first number for each constraint name is kept. */
-void gope_dec_lambda_member(gope_dec_raw *raw, const char *name, size_t len,
-                            const gope_dec_val *v);
+/*! gope_dec_lambda_member() : fold a member of lambda_values whose name is
+ * constraint `c` (-1: another name): the first value of each is kept. */
+void gope_dec_lambda_member(gope_dec_raw *raw, int c, const gope_dec_val *v);
+
+/*! gope_dec_fail() : write the printf-style detail (when `detail` is not
+ * NULL and `size` > 0). @return `r`. */
+gope_reason gope_dec_fail(gope_reason r, char *detail, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /*! gope_dec_validate() : the checks after the syntax, in the contract's
  * order (schema, types, missing fields, values); fills `out` on success. */
@@ -202,6 +203,75 @@ gope_reason gope_dec_validate(gope_decoder_t *dec, bool require_reward,
 const char *gope_dec_number(const char *p, const char *end, char *scratch,
                             gope_dec_val *v);
 
+/*! gope_dec_number_rest() : the same, for a number starting at `start`
+ * whose integer part has been read up to `p`, with value `w` (mod 2^64). */
+const char *gope_dec_number_rest(const char *start, const char *p, const char *end,
+                                 uint64_t w, char *scratch, gope_dec_val *v);
+
+/* SWAR digit parsing: eight ASCII bytes in one 64-bit word, first byte in
+ * the lowest lane, so only on little-endian machines (elsewhere the byte
+ * loops are used). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define GOPE_DEC_SWAR 1
+#define GOPE_DEC_ZEROS 0x3030303030303030u
+
+/*! gope_dec_leading_digits() : how many of the 8 bytes of v are digits
+ * before the first non-digit (0..8). A byte is a digit when it is 0x3X and
+ * stays 0x3X when 6 is added; a carry between lanes only starts at a byte
+ * >= 0xFA, itself a non-digit, and only disturbs the lanes above it, so the
+ * first non-digit is always found exactly. */
+static inline unsigned gope_dec_leading_digits(uint64_t v)
+{
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0u, low7 = 0x7F7F7F7F7F7F7F7Fu;
+    uint64_t m = ((v & hi) ^ GOPE_DEC_ZEROS) | (((v + 0x0606060606060606u) & hi) ^ GOPE_DEC_ZEROS);
+    uint64_t nondigit = (((m & low7) + low7) | m) & ~low7; /* top bit: lane != 0 */
+    return nondigit ? (unsigned)__builtin_ctzll(nondigit) >> 3 : 8;
+}
+
+/*! gope_dec_digits_value() : the value of the first n (0..8) bytes of v,
+ * all digits. They are shifted to the top lanes and padded with '0's, then
+ * combined as pairs, quads and the whole with multiplications that never
+ * carry between lanes: no branch per digit. */
+static inline uint64_t gope_dec_digits_value(uint64_t v, unsigned n)
+{
+    v = n == 0 ? GOPE_DEC_ZEROS : n == 8 ? v : (v << (64 - 8 * n)) | (GOPE_DEC_ZEROS >> (8 * n));
+    v -= GOPE_DEC_ZEROS;
+    v = v * 10 + (v >> 8); /* lane 2k: the two-digit number of digits 2k, 2k+1 */
+    const uint64_t pairs = 0x000000FF000000FFu;
+    return ((v & pairs) * (100 + (UINT64_C(1000000) << 32)) +
+            ((v >> 16) & pairs) * (1 + (UINT64_C(10000) << 32))) >> 32;
+}
+#else
+#define GOPE_DEC_SWAR 0
+#endif
+
+/*! gope_dec_number_fast() : gope_dec_number(), with an integer part of up
+ * to 7 digits (load, whales, action, the "0" of 0.125...) read inline. */
+static inline const char *gope_dec_number_fast(const char *p, const char *end, char *scratch,
+                                               gope_dec_val *v)
+{
+#if GOPE_DEC_SWAR
+    bool neg = *p == '-';
+    const char *d = p + neg;
+    if (end - d >= 8) {
+        uint64_t x;
+        memcpy(&x, d, 8);
+        unsigned n = gope_dec_leading_digits(x);
+        if (n > 0 && n < 8 && (n == 1 || *d != '0')) {
+            uint64_t w = gope_dec_digits_value(x, n);
+            char next = d[n];
+            if (next == '.' || next == 'e' || next == 'E') /* e.g. 0.125: fraction next */
+                return gope_dec_number_rest(p, d + n, end, w, scratch, v);
+            int64_t i = (int64_t)w;
+            *v = (gope_dec_val){.kind = GOPE_DK_INT, .i = neg ? -i : i,
+                                .d = neg ? -(double)i : (double)i};
+            return d + n;
+        }
+    }
+#endif
+    return gope_dec_number(p, end, scratch, v);
+}
+
 /* A read position inside one line. */
 typedef struct {
     const char *p, *end;
@@ -214,10 +284,18 @@ static inline bool gope_dec_is_ws(char ch)
     return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
 }
 
+/* Skip whitespace. Compact JSON has none, so one compare (every whitespace
+ * byte is <= ' ', almost nothing else is) settles the common case. */
+static inline const char *gope_dec_skip_ws(const char *p, const char *end)
+{
+    while (p < end && (unsigned char)*p <= ' ' && gope_dec_is_ws(*p))
+        p++;
+    return p;
+}
+
 static inline void gope_dec_ws(gope_dec_cur *c)
 {
-    while (c->p < c->end && gope_dec_is_ws(*c->p))
-        c->p++;
+    c->p = gope_dec_skip_ws(c->p, c->end);
 }
 
 /*! gope_dec_plain_end() : the first byte at or after `p` that ends a run of
@@ -248,7 +326,7 @@ static inline const char *gope_dec_plain_end(const char *p, const char *end)
 /*! gope_dec_string() : read the string whose opening quote is at c->p and
  * leave c->p after its closing quote. The decoded bytes go to `buf` (up to
  * `cap` of them; buf may be NULL) and their full count to *len. Rejects raw
- * control bytes, bad escapes, lone surrogates and U+0000 (see decode.c).
+ * control bytes, bad escapes, lone surrogates and U+0000 (decode_scan.c).
  * @return false on a syntax error. */
 bool gope_dec_string(gope_dec_cur *c, char *buf, size_t cap, size_t *len);
 

@@ -140,52 +140,19 @@ static const uint64_t pow10_u64[9] = {
     1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
 };
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ASCII_ZEROS 0x3030303030303030u
-
-/* How many of the 8 bytes of v (first byte lowest) are digits before the
- * first non-digit. A byte is a digit when it is 0x3X and stays 0x3X when 6
- * is added; a carry between bytes only starts at a byte >= 0xFA, itself a
- * non-digit, and only disturbs the bytes above it, so the first non-digit
- * is always found exactly. */
-static inline unsigned leading_digits(uint64_t v)
-{
-    const uint64_t hi = 0xF0F0F0F0F0F0F0F0u, low7 = 0x7F7F7F7F7F7F7F7Fu;
-    uint64_t m = ((v & hi) ^ ASCII_ZEROS) | (((v + 0x0606060606060606u) & hi) ^ ASCII_ZEROS);
-    uint64_t nondigit = (((m & low7) + low7) | m) & ~low7; /* top bit: byte != 0 */
-    return nondigit ? (unsigned)__builtin_ctzll(nondigit) >> 3 : 8;
-}
-
-/* The value of 8 ASCII digits, the first one in the lowest byte: pairs,
- * then quads, then the whole, with multiplications that never carry. */
-static inline uint64_t parse_eight(uint64_t v)
-{
-    v -= ASCII_ZEROS;
-    v = v * 10 + (v >> 8); /* byte 2k: the two-digit number of digits 2k, 2k+1 */
-    const uint64_t pairs = 0x000000FF000000FFu;
-    return ((v & pairs) * (100 + (UINT64_C(1000000) << 32)) +
-            ((v >> 16) & pairs) * (1 + (UINT64_C(10000) << 32))) >> 32;
-}
-#endif
-
-/* Accumulate the run of digits at p into *w (mod 2^64). Eight bytes at a
- * time; the last, partial group is parsed without a branch per digit by
- * shifting its n digits to the top and padding with '0's. */
+/* Accumulate the run of digits at p into *w (mod 2^64), eight bytes at a
+ * time (the last, partial group too: see gope_dec_digits_value). */
 static inline const char *digits(const char *p, const char *end, uint64_t *w)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if GOPE_DEC_SWAR
     while (end - p >= 8) {
         uint64_t v;
         memcpy(&v, p, 8);
-        unsigned n = leading_digits(v);
-        if (n == 8) {
-            *w = *w * 100000000 + parse_eight(v);
-            p += 8;
-            continue;
-        }
-        uint64_t padded = n ? (v << (64 - 8 * n)) | (ASCII_ZEROS >> (8 * n)) : ASCII_ZEROS;
-        *w = *w * pow10_u64[n] + parse_eight(padded);
-        return p + n;
+        unsigned n = gope_dec_leading_digits(v);
+        *w = *w * pow10_u64[n] + gope_dec_digits_value(v, n);
+        if (n < 8)
+            return p + n;
+        p += 8;
     }
 #endif
     while (p < end && is_digit(*p))
@@ -204,21 +171,12 @@ static size_t significant_digits(const char *p, const char *end)
     return n;
 }
 
-const char *gope_dec_number(const char *p, const char *end, char *scratch,
-                            gope_dec_val *v)
+const char *gope_dec_number_rest(const char *start, const char *p, const char *end,
+                                 uint64_t w, char *scratch, gope_dec_val *v)
 {
-    const char *start = p;
-    bool neg = p < end && *p == '-';
-    p += neg;
-    const char *int_start = p;
-    uint64_t w = 0;
-    if (p < end && *p == '0')
-        p++;
-    else
-        p = digits(p, end, &w);
+    bool neg = *start == '-';
+    const char *int_start = start + neg;
     size_t ndigits = (size_t)(p - int_start);
-    if (ndigits == 0)
-        return NULL;
     bool is_int = p == end || (*p != '.' && *p != 'e' && *p != 'E');
     if (is_int && ndigits <= 15) { /* the common short integer: exact */
         *v = (gope_dec_val){.kind = GOPE_DK_INT, .i = neg ? -(int64_t)w : (int64_t)w,
@@ -255,4 +213,18 @@ const char *gope_dec_number(const char *p, const char *end, char *scratch,
     v->big = is_int && !(d < GOPE_DEC_INT_LIMIT);
     v->i = is_int && !v->big ? (neg ? -(int64_t)w : (int64_t)w) : 0;
     return p;
+}
+
+const char *gope_dec_number(const char *p, const char *end, char *scratch,
+                            gope_dec_val *v)
+{
+    const char *start = p;
+    p += p < end && *p == '-';
+    uint64_t w = 0;
+    const char *int_start = p;
+    if (p < end && *p == '0')
+        p++;
+    else
+        p = digits(p, end, &w);
+    return p == int_start ? NULL : gope_dec_number_rest(start, p, end, w, scratch, v);
 }

@@ -69,13 +69,12 @@ void gope_dec_cand_done(gope_decoder_t *dec, size_t idx, const uint8_t *kinds)
 {
     gope_dec_raw *raw = &dec->raw;
     if (raw->cand_type_at == GOPE_DEC_NONE) {
-        int bad = kinds ? GOPE_CF_COUNT : -1;
-        for (int f = 0; kinds && f < GOPE_CF_COUNT && bad == GOPE_CF_COUNT; f++)
-            if (wrong_kind(kinds[f], cand_want[f]))
-                bad = f;
-        if (bad < GOPE_CF_COUNT) {
+        unsigned bad = 0; /* bit f: field f has a wrong kind; no branch per field */
+        for (int f = 0; kinds && f < GOPE_CF_COUNT; f++)
+            bad |= (unsigned)wrong_kind(kinds[f], cand_want[f]) << f;
+        if (!kinds || bad) {
             raw->cand_type_at = idx;
-            raw->cand_type_field = bad;
+            raw->cand_type_field = kinds ? __builtin_ctz(bad) : -1;
         }
     }
     if (kinds && raw->cand_missing_at == GOPE_DEC_NONE) {
@@ -88,25 +87,18 @@ void gope_dec_cand_done(gope_decoder_t *dec, size_t idx, const uint8_t *kinds)
     }
 }
 
-void gope_dec_lambda_member(gope_dec_raw *raw, const char *name, size_t len,
-                            const gope_dec_val *v)
+void gope_dec_lambda_member(gope_dec_raw *raw, int c, const gope_dec_val *v)
 {
     gope_dec_nums_add(&raw->lambda, v);
-    for (int c = 0; c < GOPE_C_COUNT; c++) {
-        const char *cn = gope_constraint_name((gope_constraint)c);
-        if (strlen(cn) == len && memcmp(cn, name, len) == 0 && !raw->lambda_seen[c]) {
-            raw->lambda_seen[c] = true;
-            raw->lambda_values[c] = v->d; /* a non-number is a type fault anyway */
-        }
+    if (c >= 0 && !raw->lambda_seen[c]) {
+        raw->lambda_seen[c] = true;
+        raw->lambda_values[c] = v->d; /* a non-number is a type fault anyway */
     }
 }
 
 /* ---------------------------------------------------------------- details */
 
-static gope_reason fail(gope_reason r, char *detail, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static gope_reason fail(gope_reason r, char *detail, size_t size, const char *fmt, ...)
+gope_reason gope_dec_fail(gope_reason r, char *detail, size_t size, const char *fmt, ...)
 {
     if (detail && size > 0) {
         va_list ap;
@@ -135,17 +127,20 @@ static numtext num(double d)
 
 /* ----------------------------------------------------------------- checks */
 
+/* Every check below has `detail` and `size` in scope. */
+#define FAIL(reason, ...) gope_dec_fail(reason, detail, size, __VA_ARGS__)
+
 static gope_reason check_nums_type(const gope_dec_raw *raw, gope_dec_field f,
                                    const gope_dec_nums *ns, char *detail, size_t size)
 {
     const char *name = gope_dec_field_names[f];
     if (wrong_kind(raw->f[f].kind, top_want[f]))
-        return fail(GOPE_R_WRONG_TYPE, detail, size, "%s", name);
+        return FAIL(GOPE_R_WRONG_TYPE, "%s", name);
     if (raw->f[f].kind == GOPE_DK_ABSENT || ns->not_number == GOPE_DEC_NONE)
         return GOPE_R_OK;
     if (f == GOPE_F_PROBS)
-        return fail(GOPE_R_WRONG_TYPE, detail, size, "probs[%zu]", ns->not_number);
-    return fail(GOPE_R_WRONG_TYPE, detail, size, "%s member #%zu", name, ns->not_number);
+        return FAIL(GOPE_R_WRONG_TYPE, "probs[%zu]", ns->not_number);
+    return FAIL(GOPE_R_WRONG_TYPE, "%s member #%zu", name, ns->not_number);
 }
 
 static gope_reason check_types(const gope_dec_raw *raw, char *detail, size_t size)
@@ -159,15 +154,16 @@ static gope_reason check_types(const gope_dec_raw *raw, char *detail, size_t siz
         else if (f == GOPE_F_CONSTRAINT_VIOLATIONS)
             r = check_nums_type(raw, GOPE_F_CONSTRAINT_VIOLATIONS, &raw->cv, detail, size);
         else if (wrong_kind(raw->f[f].kind, top_want[f]))
-            r = fail(GOPE_R_WRONG_TYPE, detail, size, "%s", gope_dec_field_names[f]);
+            r = FAIL(GOPE_R_WRONG_TYPE, "%s", gope_dec_field_names[f]);
         if (r != GOPE_R_OK)
             return r;
     }
-    if (raw->cand_type_at == GOPE_DEC_NONE)
+    size_t at = raw->cand_type_at;
+    if (at == GOPE_DEC_NONE)
         return GOPE_R_OK;
     if (raw->cand_type_field < 0)
-        return fail(GOPE_R_WRONG_TYPE, detail, size, "candidates[%zu]", raw->cand_type_at);
-    return fail(GOPE_R_WRONG_TYPE, detail, size, "candidates[%zu].%s", raw->cand_type_at,
+        return FAIL(GOPE_R_WRONG_TYPE, "candidates[%zu]", at);
+    return FAIL(GOPE_R_WRONG_TYPE, "candidates[%zu].%s", at,
                 gope_dec_cfield_names[raw->cand_type_field]);
 }
 
@@ -176,30 +172,30 @@ static gope_reason check_missing(const gope_dec_raw *raw, bool require_reward,
 {
     for (int f = 0; f <= GOPE_F_REWARD; f++) {
         if (raw->f[f].kind == GOPE_DK_ABSENT && (f != GOPE_F_REWARD || require_reward))
-            return fail(GOPE_R_MISSING_FIELD, detail, size, "%s", gope_dec_field_names[f]);
+            return FAIL(GOPE_R_MISSING_FIELD, "%s", gope_dec_field_names[f]);
     }
     if (raw->cand_missing_at == GOPE_DEC_NONE)
         return GOPE_R_OK;
-    return fail(GOPE_R_MISSING_FIELD, detail, size, "candidates[%zu].%s", raw->cand_missing_at,
+    return FAIL(GOPE_R_MISSING_FIELD, "candidates[%zu].%s", raw->cand_missing_at,
                 gope_dec_cfield_names[raw->cand_missing_field]);
 }
 
 static gope_reason check_header(const gope_dec_raw *raw, char *detail, size_t size)
 {
     if (raw->event_id_len == 0)
-        return fail(GOPE_R_BAD_EVENT_ID, detail, size, "event_id is empty");
+        return FAIL(GOPE_R_BAD_EVENT_ID, "event_id is empty");
     if (raw->event_id_len > GOPE_MAX_EVENT_ID)
-        return fail(GOPE_R_BAD_EVENT_ID, detail, size, "event_id is %zu bytes, max %d",
-                    raw->event_id_len, GOPE_MAX_EVENT_ID);
+        return FAIL(GOPE_R_BAD_EVENT_ID, "event_id is %zu bytes, max %d", raw->event_id_len,
+                    GOPE_MAX_EVENT_ID);
     const gope_dec_val *ts = &raw->f[GOPE_F_TS];
     if (ts->big)
-        return fail(GOPE_R_BAD_TS, detail, size, "ts %s out of range", num(ts->d).s);
+        return FAIL(GOPE_R_BAD_TS, "ts %s out of range", num(ts->d).s);
     if (ts->i < 0 || ts->i > GOPE_DEC_TS_MAX)
-        return fail(GOPE_R_BAD_TS, detail, size, "ts %lld %s", (long long)ts->i,
+        return FAIL(GOPE_R_BAD_TS, "ts %lld %s", (long long)ts->i,
                     ts->i < 0 ? "is negative" : "is after the year 9999");
     if (raw->n_cand == 0 || raw->n_cand > GOPE_MAX_CANDIDATES)
-        return fail(GOPE_R_BAD_CANDIDATES, detail, size, "%zu candidates, need 1..%d",
-                    raw->n_cand, GOPE_MAX_CANDIDATES);
+        return FAIL(GOPE_R_BAD_CANDIDATES, "%zu candidates, need 1..%d", raw->n_cand,
+                    GOPE_MAX_CANDIDATES);
     return GOPE_R_OK;
 }
 
@@ -209,11 +205,10 @@ static gope_reason check_count(const gope_decoder_t *dec, size_t i, gope_dec_cfi
 {
     const char *name = gope_dec_cfield_names[f];
     if (dec->cand_flags[i] & GOPE_DEC_BIG(f))
-        return fail(GOPE_R_BAD_CANDIDATE_FIELD, detail, size,
-                    "candidates[%zu].%s out of range", i, name);
+        return FAIL(GOPE_R_BAD_CANDIDATE_FIELD, "candidates[%zu].%s out of range", i, name);
     if (value < min)
-        return fail(GOPE_R_BAD_CANDIDATE_FIELD, detail, size, "candidates[%zu].%s %lld < %lld",
-                    i, name, (long long)value, (long long)min);
+        return FAIL(GOPE_R_BAD_CANDIDATE_FIELD, "candidates[%zu].%s %lld < %lld", i, name,
+                    (long long)value, (long long)min);
     return GOPE_R_OK;
 }
 
@@ -222,9 +217,9 @@ static gope_reason check_candidates(const gope_decoder_t *dec, char *detail, siz
     for (size_t i = 0; i < dec->raw.n_cand; i++) {
         const gope_candidate *c = &dec->cands[i];
         if (!(c->ev >= 0 && c->ev <= DBL_MAX))
-            return fail(GOPE_R_BAD_EV, detail, size, "candidates[%zu].ev %s", i, num(c->ev).s);
+            return FAIL(GOPE_R_BAD_EV, "candidates[%zu].ev %s", i, num(c->ev).s);
         if (!(c->sigma >= 0 && c->sigma <= DBL_MAX))
-            return fail(GOPE_R_BAD_CANDIDATE_FIELD, detail, size, "candidates[%zu].sigma %s", i,
+            return FAIL(GOPE_R_BAD_CANDIDATE_FIELD, "candidates[%zu].sigma %s", i,
                         num(c->sigma).s);
         gope_reason r = check_count(dec, i, GOPE_CF_LOAD, c->load, 0, detail, size);
         if (r == GOPE_R_OK && (dec->cand_flags[i] & GOPE_DEC_HAS_CAPACITY))
@@ -241,14 +236,14 @@ static gope_reason check_choice(const gope_dec_raw *raw, char *detail, size_t si
 {
     const gope_dec_val *a = &raw->f[GOPE_F_ACTION];
     if (a->big || a->i < 0 || (uint64_t)a->i >= raw->n_cand)
-        return fail(GOPE_R_ACTION_OUT_OF_RANGE, detail, size, "action %s of %zu candidates",
-                    num(a->d).s, raw->n_cand);
+        return FAIL(GOPE_R_ACTION_OUT_OF_RANGE, "action %s of %zu candidates", num(a->d).s,
+                    raw->n_cand);
     double p = raw->f[GOPE_F_PROPENSITY].d;
     if (!(p > 0 && p <= 1))
-        return fail(GOPE_R_BAD_PROPENSITY, detail, size, "propensity %s", num(p).s);
+        return FAIL(GOPE_R_BAD_PROPENSITY, "propensity %s", num(p).s);
     const gope_dec_val *rw = &raw->f[GOPE_F_REWARD];
     if (rw->kind != GOPE_DK_ABSENT && !(rw->d >= 0 && rw->d <= DBL_MAX))
-        return fail(GOPE_R_BAD_REWARD, detail, size, "reward %s", num(rw->d).s);
+        return FAIL(GOPE_R_BAD_REWARD, "reward %s", num(rw->d).s);
     return GOPE_R_OK;
 }
 
@@ -258,36 +253,36 @@ static gope_reason check_probs(const gope_decoder_t *dec, char *detail, size_t s
     if (raw->f[GOPE_F_PROBS].kind == GOPE_DK_ABSENT)
         return GOPE_R_OK;
     if (raw->probs.n != raw->n_cand)
-        return fail(GOPE_R_BAD_PROBS, detail, size, "probs has %zu entries for %zu candidates",
-                    raw->probs.n, raw->n_cand);
+        return FAIL(GOPE_R_BAD_PROBS, "probs has %zu entries for %zu candidates", raw->probs.n,
+                    raw->n_cand);
     gope_ksum sum = {0, 0};
     for (size_t i = 0; i < raw->probs.n; i++) {
         double p = dec->probs[i];
         if (!(p >= 0 && p <= 1))
-            return fail(GOPE_R_BAD_PROBS, detail, size, "probs[%zu] %s outside [0,1]", i, num(p).s);
+            return FAIL(GOPE_R_BAD_PROBS, "probs[%zu] %s outside [0,1]", i, num(p).s);
         gope_ksum_add(&sum, p);
     }
     double total = gope_ksum_value(&sum);
     if (fabs(total - 1) > 1e-6)
-        return fail(GOPE_R_BAD_PROBS, detail, size, "probs sum to %s", num(total).s);
+        return FAIL(GOPE_R_BAD_PROBS, "probs sum to %s", num(total).s);
     double pa = dec->probs[raw->f[GOPE_F_ACTION].i], prop = raw->f[GOPE_F_PROPENSITY].d;
     if (fabs(pa - prop) > 1e-6)
-        return fail(GOPE_R_BAD_PROBS, detail, size, "probs[action] %s != propensity %s",
-                    num(pa).s, num(prop).s);
+        return FAIL(GOPE_R_BAD_PROBS, "probs[action] %s != propensity %s", num(pa).s,
+                    num(prop).s);
     return GOPE_R_OK;
 }
 
 static gope_reason check_optional(const gope_dec_raw *raw, char *detail, size_t size)
 {
     if (raw->lambda.not_finite != GOPE_DEC_NONE)
-        return fail(GOPE_R_BAD_FIELD_VALUE, detail, size, "lambda_values member #%zu not finite",
+        return FAIL(GOPE_R_BAD_FIELD_VALUE, "lambda_values member #%zu not finite",
                     raw->lambda.not_finite);
     const gope_dec_val *u = &raw->f[GOPE_F_UNCERTAINTY_SCORE];
     if (u->kind != GOPE_DK_ABSENT && !is_finite(u->d))
-        return fail(GOPE_R_BAD_FIELD_VALUE, detail, size, "uncertainty_score %s", num(u->d).s);
+        return FAIL(GOPE_R_BAD_FIELD_VALUE, "uncertainty_score %s", num(u->d).s);
     if (raw->cv.not_finite != GOPE_DEC_NONE)
-        return fail(GOPE_R_BAD_FIELD_VALUE, detail, size,
-                    "constraint_violations member #%zu not finite", raw->cv.not_finite);
+        return FAIL(GOPE_R_BAD_FIELD_VALUE, "constraint_violations member #%zu not finite",
+                    raw->cv.not_finite);
     return GOPE_R_OK;
 }
 
@@ -311,28 +306,28 @@ static void fill_event(const gope_decoder_t *dec, gope_event *out)
 }
 
 gope_reason gope_dec_validate(gope_decoder_t *dec, bool require_reward,
-                              gope_event *out, char *detail, size_t detail_size)
+                              gope_event *out, char *detail, size_t size)
 {
     const gope_dec_raw *raw = &dec->raw;
     uint8_t schema = raw->f[GOPE_F_SCHEMA].kind;
     if (schema != GOPE_DK_ABSENT && !(schema == GOPE_DK_STRING && raw->schema_ok))
-        return fail(GOPE_R_UNKNOWN_SCHEMA, detail, detail_size, "schema is not \"alloc.v1\"");
-    gope_reason r = check_types(raw, detail, detail_size);
+        return FAIL(GOPE_R_UNKNOWN_SCHEMA, "schema is not \"alloc.v1\"");
+    gope_reason r = check_types(raw, detail, size);
     if (r == GOPE_R_OK)
-        r = check_missing(raw, require_reward, detail, detail_size);
+        r = check_missing(raw, require_reward, detail, size);
     if (r == GOPE_R_OK)
-        r = check_header(raw, detail, detail_size);
+        r = check_header(raw, detail, size);
     if (r == GOPE_R_OK)
-        r = check_candidates(dec, detail, detail_size);
+        r = check_candidates(dec, detail, size);
     if (r == GOPE_R_OK)
-        r = check_choice(raw, detail, detail_size);
+        r = check_choice(raw, detail, size);
     if (r == GOPE_R_OK)
-        r = check_probs(dec, detail, detail_size);
+        r = check_probs(dec, detail, size);
     if (r == GOPE_R_OK)
-        r = check_optional(raw, detail, detail_size);
+        r = check_optional(raw, detail, size);
     if (r == GOPE_R_OK) {
         fill_event(dec, out);
-        if (detail && detail_size > 0)
+        if (detail && size > 0)
             detail[0] = '\0';
     }
     return r;

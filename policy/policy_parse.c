@@ -283,7 +283,7 @@ static gope_status parse_field(const cJSON *obj, const cJSON *it, const parse_ct
     if (!(f->applies & SEL_BIT(p->select)))
         return fail(c, f->key, "does not apply to select \"%s\"", select_names[p->select]);
     char *at = (char *)p + f->offset;
-    double v;
+    double v = 0;
     gope_status st;
     switch (f->kind) {
     case F_NAME:

@@ -24,7 +24,7 @@
 
 #define MIN_Q (-342)
 #define MAX_Q 308
-#define LIMBS 40 /* 1280 bits: 2^(127 + 795) and 5^342 fit easily */
+#define LIMBS 40 /* 1280 bits: 5^342 has 795, the quotients at most 925 */
 
 typedef struct {
     uint32_t w[LIMBS]; /* little-endian limbs */
