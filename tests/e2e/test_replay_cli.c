@@ -26,6 +26,12 @@ static void ctx_init(run_ctx *c)
     snprintf(c->dead, sizeof c->dead, "%s/dead.jsonl", c->dir);
 }
 
+static void ctx_done(run_ctx *c)
+{
+    tu_rmtree(c->dir);
+    c->dir = NULL;
+}
+
 static char *path_in(const run_ctx *c, const char *name)
 {
     static char buf[4][512];
@@ -102,6 +108,7 @@ Test(replay_cli, usage_errors_exit_2_with_a_clear_message)
     char *text = tu_read_file(c.out, NULL);
     cr_expect(text && strstr(text, "--dead-letter") && strstr(text, "--lateness"));
     free(text);
+    ctx_done(&c);
 }
 
 Test(replay_cli, stdin_and_several_inputs_form_one_stream)
@@ -127,6 +134,7 @@ Test(replay_cli, stdin_and_several_inputs_form_one_stream)
     cr_expect_eq(num(s, "windows"), 4);
     expect_accounting(s);
     cJSON_Delete(lines);
+    ctx_done(&c);
 }
 
 /* Compress `text` and keep only the first `keep` (0..1) of the bytes. */
@@ -165,6 +173,7 @@ Test(replay_cli, truncated_zstd_keeps_what_came_before_and_exits_1)
     cJSON_Delete(lines);
     free(err);
     free(text);
+    ctx_done(&c);
 }
 
 Test(replay_cli, missing_input_file_exits_1_and_names_it)
@@ -176,6 +185,7 @@ Test(replay_cli, missing_input_file_exits_1_and_names_it)
     char *err = tu_read_file(c.err, NULL);
     cr_expect(err && strstr(err, "/nonexistent/x.jsonl"));
     free(err);
+    ctx_done(&c);
 }
 
 Test(replay_cli, bad_input_corpus_is_fully_accounted_for)
@@ -211,6 +221,7 @@ Test(replay_cli, bad_input_corpus_is_fully_accounted_for)
     cJSON_Delete(lines);
     cJSON_Delete(dead);
     free(text);
+    ctx_done(&c);
 }
 
 Test(replay_cli, logging_policy_on_its_own_logs_estimates_the_mean_reward)
@@ -243,4 +254,5 @@ Test(replay_cli, logging_policy_on_its_own_logs_estimates_the_mean_reward)
         cr_expect(tu_close(num(cJSON_GetObjectItem(est, names[i]), "value"), mean), "%s", names[i]);
     cJSON_Delete(lines);
     free(text);
+    ctx_done(&c);
 }

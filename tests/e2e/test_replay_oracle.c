@@ -149,7 +149,7 @@ static void run_case(const char *name)
     cJSON_Delete(argj);
     free(argtext);
     free(errtext);
-    free(tmp);
+    tu_rmtree(tmp);
 }
 
 Test(replay_oracle, case1_all_k10) { run_case("case1_all_k10"); }

@@ -112,7 +112,7 @@ Test(nomem, source_zstd)
     snprintf(source_path, sizeof source_path, "%s/s.zst", dir);
     cr_assert(tu_write_file(source_path, z, n));
     exhaust(op_source, "source");
-    free(dir);
+    tu_rmtree(dir);
 }
 
 /* The whole pipeline over a small hopping-window log with rejects, late

@@ -1,7 +1,9 @@
 /* testutil.c — see testutil.h. */
+#define _XOPEN_SOURCE 700
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +117,22 @@ char *tu_tmpdir(void)
         return NULL;
     }
     return d;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void tu_rmtree(char *dir)
+{
+    if (!dir)
+        return;
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
 }
 
 bool tu_close(double got, double want)

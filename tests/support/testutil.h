@@ -26,6 +26,9 @@ cJSON *tu_read_jsonl(const char *path);
 /* A fresh temporary directory path (mkdtemp under /tmp); free() it. */
 char *tu_tmpdir(void);
 
+/* Remove `dir` and everything below it, then free(dir). NULL does nothing. */
+void tu_rmtree(char *dir);
+
 /* |got - want| <= max(1e-9 * max(|got|, |want|), 1e-12) */
 bool tu_close(double got, double want);
 
