@@ -19,10 +19,6 @@
 
 #include "record.h"
 
-/* Event times past the year 9999 are refused, which keeps window arithmetic
- * (ts + size) far from int64 overflow. */
-#define GOPE_TS_MAX INT64_C(253402300799999)
-
 struct gope_pipeline_s {
     gope_pipeline_conf conf;
     const gope_policy_set_t *policies;
@@ -167,10 +163,6 @@ gope_status gope_pipeline_line(gope_pipeline_t *p, const char *source,
     }
     gope_reason r = (p->conf.use_cjson_decoder ? gope_decode_line_cjson : gope_decode_line)(
         p->dec, line->data, line->len, p->conf.require_reward, &ev, detail, sizeof detail);
-    if (r == GOPE_R_OK && ev.ts > GOPE_TS_MAX) {
-        r = GOPE_R_BAD_TS;
-        snprintf(detail, sizeof detail, "ts %lld is after the year 9999", (long long)ev.ts);
-    }
     if (r != GOPE_R_OK)
         return refuse(p, source, line, r, detail, err);
     if (p->conf.decode_only) {
