@@ -108,9 +108,11 @@ step() { # step NAME CMD...
 
 say "== measure ($RUNS runs each, best wall time)"
 step zstd zstd -dc "$LOG"
-step decode "$GIFTOPE" replay --decode-only --quiet "$LOG" --out /dev/null
-step replay "$GIFTOPE" replay --quiet --policies "$POLICIES" --window 1h --slide 5m \
-    "$LOG" --out /dev/null --dead-letter /dev/null
+step decode "$GIFTOPE" replay --decode-only --threads 1 --quiet "$LOG" --out /dev/null
+step replay1 "$GIFTOPE" replay --quiet --threads 1 --policies "$POLICIES" --window 1h \
+    --slide 5m "$LOG" --out /dev/null --dead-letter /dev/null
+step replay2 "$GIFTOPE" replay --quiet --threads 2 --policies "$POLICIES" --window 1h \
+    --slide 5m "$LOG" --out /dev/null --dead-letter /dev/null
 
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "none")
 if [ "$commit" != none ] && [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then
@@ -130,11 +132,12 @@ echo "- best of $RUNS runs; MB/s counts decompressed bytes"
 echo
 echo "| step | seconds | events/s | MB/s | peak RSS (MiB) |"
 echo "|---|---:|---:|---:|---:|"
-for s in zstd decode replay; do
+for s in zstd decode replay1 replay2; do
     case $s in
     zstd) label='`zstd -dc FILE > /dev/null`' ;;
-    decode) label='parse only (`giftope replay --decode-only`)' ;;
-    replay) label='full replay (8 policies, 1h/5m windows)' ;;
+    decode) label='parse only, one core (`giftope replay --decode-only --threads 1`)' ;;
+    replay1) label='full replay, one core (`--threads 1`; 8 policies, 1h/5m windows)' ;;
+    replay2) label='full replay, reader thread (`--threads 2`, the default)' ;;
     esac
     sort -n -k1,1 "$WORK/$s" | head -n 1 |
         awk -v l="$label" -v n="$EVENTS" -v b="$RAW_BYTES" \

@@ -89,8 +89,8 @@ static void mean_result(const gope_estimator_conf *conf, const gope_ksum *sums, 
 
 /* One mean-type estimator: `add` feeds id_term into the shared pair of sums. */
 #define MEAN_TYPE(id, lambda_default)                                                    \
-    static void id##_add(const gope_estimator_conf *conf, gope_ksum *sums,              \
-                         const gope_obs *o)                                             \
+    GOPE_FMA_CLONES static void id##_add(const gope_estimator_conf *conf,               \
+                                         gope_ksum *sums, const gope_obs *o)            \
     {                                                                                    \
         add_term(sums, id##_term(conf, o));                                              \
     }                                                                                    \

@@ -19,7 +19,7 @@
 
 enum { SUM_V, SUM_W, SUM_Y, SUM_VV, SUM_VW, SUM_VY, SUM_WW, SUM_WY, SUM_YY, SNDR_SUMS };
 
-static void sndr_add(const gope_estimator_conf *conf, gope_ksum *sums, const gope_obs *o)
+GOPE_FMA_CLONES static void sndr_add(const gope_estimator_conf *conf, gope_ksum *sums, const gope_obs *o)
 {
     (void)conf;
     const double v = o->v, w = o->w, y = w * (o->r - o->q);

@@ -13,7 +13,7 @@
 
 enum { SUM_W, SUM_X, SUM_WW, SUM_WX, SUM_XX, SNIPS_SUMS };
 
-static void snips_add(const gope_estimator_conf *conf, gope_ksum *sums, const gope_obs *o)
+GOPE_FMA_CLONES static void snips_add(const gope_estimator_conf *conf, gope_ksum *sums, const gope_obs *o)
 {
     (void)conf;
     const double w = o->w, x = w * o->r;

@@ -159,6 +159,24 @@ typedef struct {
 
 typedef struct gope_pipeline_s gope_pipeline_t;
 
+/* One line after decoding: its position and raw bytes (for dead letters),
+ * and either a valid event (reason GOPE_R_OK) or the reject reason. */
+typedef struct {
+    gope_line line;      /* line.data: the raw bytes */
+    gope_reason reason;  /* GOPE_R_OK: `ev` is valid */
+    const char *detail;  /* why it was rejected; "" when accepted */
+    gope_event ev;
+} gope_decoded;
+
+/*! gope_decode_one() : decode `line` with `dec` into `out` (the first step of
+ * gope_pipeline_line). A too-long line is rejected without parsing. `out`
+ * borrows `line->data`, `detail` (room for `detail_size` bytes) and the
+ * decoder's arrays. Thread-safe for distinct decoders with the fast decoder;
+ * the cJSON reference decoder must stay on one thread. */
+void gope_decode_one(gope_decoder_t *dec, const gope_pipeline_conf *conf,
+                     const gope_line *line, gope_decoded *out, char *detail,
+                     size_t detail_size);
+
 /*! gope_pipeline_new() : a pipeline evaluating `policies` with `set`, writing
  * window records to `out` and rejected/late lines to `dead` (dead.ops may be
  * NULL: then they are only counted). Borrows every argument; they must
@@ -177,6 +195,43 @@ void gope_pipeline_free(gope_pipeline_t *p);
  *         errors only for sink failures and out of memory. */
 gope_status gope_pipeline_line(gope_pipeline_t *p, const char *source,
                                const gope_line *line, gope_err *err);
+
+/*! gope_pipeline_decoded() : the rest of gope_pipeline_line() for a line
+ * decoded elsewhere (gope_decode_one(), e.g. on a reader thread): dedupe,
+ * lateness, windows, estimators, sinks. Same return contract. */
+gope_status gope_pipeline_decoded(gope_pipeline_t *p, const char *source,
+                                  const gope_decoded *d, gope_err *err);
+
+/* ------------------------------------------------------------------- reader */
+
+/* A source and its decoder as one stage; with threads > 1 they run on their
+ * own thread, a few batches ahead of the caller. The caller sees the same
+ * lines in the same order either way, so results never depend on it. */
+typedef struct gope_reader_s gope_reader_t;
+
+/*! gope_reader_open() : open `path` (as gope_source_open()) and decode its
+ * lines per `conf` (decoder choice, require_reward). threads > 1 starts a
+ * reader thread, except with the cJSON decoder, which stays on one thread.
+ * @return GOPE_OK and *out; GOPE_ERR_IO naming the file; GOPE_ERR_NOMEM
+ *         (also when the thread cannot start). */
+gope_status gope_reader_open(const char *path, const gope_pipeline_conf *conf, int threads,
+                             gope_reader_t **out, gope_err *err);
+
+/*! gope_reader_next() : the next line, decoded; valid until the next call.
+ * @return GOPE_OK; GOPE_EOF after the last line; or the source's fault
+ *         (GOPE_ERR_IO/GOPE_ERR_NOMEM, `err` naming file and offset) once
+ *         every line before the fault has been returned. */
+gope_status gope_reader_next(gope_reader_t *r, const gope_decoded **out, gope_err *err);
+
+/*! gope_reader_name() : the source's name for messages ("stdin" for "-"). */
+const char *gope_reader_name(const gope_reader_t *r);
+
+/*! gope_reader_progress() : bytes consumed so far (as of the last line
+ * returned, to batch granularity) and the input's size (0 if unknown). */
+void gope_reader_progress(const gope_reader_t *r, uint64_t *done, uint64_t *total);
+
+/*! gope_reader_close() : stop the thread and release; NULL does nothing. */
+void gope_reader_close(gope_reader_t *r);
 
 /*! gope_pipeline_finish() : end of input: emit the remaining windows. */
 gope_status gope_pipeline_finish(gope_pipeline_t *p, gope_err *err);

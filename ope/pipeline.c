@@ -150,43 +150,62 @@ static gope_status add_event(gope_pipeline_t *p, const gope_event *ev, gope_err 
     return gope_windows_advance(p->win, ev->ts, emit, p, err);
 }
 
+void gope_decode_one(gope_decoder_t *dec, const gope_pipeline_conf *conf,
+                     const gope_line *line, gope_decoded *out, char *detail,
+                     size_t detail_size)
+{
+    out->line = *line;
+    out->detail = detail;
+    detail[0] = '\0';
+    if (line->too_long) {
+        snprintf(detail, detail_size, "%zu bytes, limit %u", line->full_len, GOPE_MAX_LINE);
+        out->reason = GOPE_R_LINE_TOO_LONG;
+        return;
+    }
+    out->reason = (conf->use_cjson_decoder ? gope_decode_line_cjson : gope_decode_line)(
+        dec, line->data, line->len, conf->require_reward, &out->ev, detail, detail_size);
+}
+
 gope_status gope_pipeline_line(gope_pipeline_t *p, const char *source,
                                const gope_line *line, gope_err *err)
 {
     char detail[256];
-    gope_event ev;
+    gope_decoded d;
+    gope_decode_one(p->dec, &p->conf, line, &d, detail, sizeof detail);
+    return gope_pipeline_decoded(p, source, &d, err);
+}
+
+gope_status gope_pipeline_decoded(gope_pipeline_t *p, const char *source,
+                                  const gope_decoded *d, gope_err *err)
+{
+    char detail[256];
+    const gope_event *ev = &d->ev;
+    const gope_line *line = &d->line;
     p->stats.lines_read++;
-    if (line->too_long) {
-        snprintf(detail, sizeof detail, "%zu bytes, limit %u", line->full_len,
-                 GOPE_MAX_LINE);
-        return refuse(p, source, line, GOPE_R_LINE_TOO_LONG, detail, err);
-    }
-    gope_reason r = (p->conf.use_cjson_decoder ? gope_decode_line_cjson : gope_decode_line)(
-        p->dec, line->data, line->len, p->conf.require_reward, &ev, detail, sizeof detail);
-    if (r != GOPE_R_OK)
-        return refuse(p, source, line, r, detail, err);
+    if (d->reason != GOPE_R_OK)
+        return refuse(p, source, line, d->reason, d->detail, err);
     if (p->conf.decode_only) {
         p->stats.accepted++;
         return GOPE_OK;
     }
-    if (gope_dedupe_seen(p->dedupe, ev.event_id, ev.event_id_len)) {
-        snprintf(detail, sizeof detail, "%s", ev.event_id);
+    if (gope_dedupe_seen(p->dedupe, ev->event_id, ev->event_id_len)) {
+        snprintf(detail, sizeof detail, "%s", ev->event_id);
         return refuse(p, source, line, GOPE_R_DUPLICATE_EVENT_ID, detail, err);
     }
-    if (gope_windows_is_late(p->win, ev.ts)) {
+    if (gope_windows_is_late(p->win, ev->ts)) {
         snprintf(detail, sizeof detail, "ts %lld: every window closed (watermark %lld)",
-                 (long long)ev.ts, (long long)gope_windows_watermark(p->win));
+                 (long long)ev->ts, (long long)gope_windows_watermark(p->win));
         return refuse(p, source, line, GOPE_R_LATE, detail, err);
     }
-    gope_status st = gope_dedupe_insert(p->dedupe, ev.event_id, ev.event_id_len, ev.ts, err);
+    gope_status st = gope_dedupe_insert(p->dedupe, ev->event_id, ev->event_id_len, ev->ts, err);
     if (st != GOPE_OK)
         return st;
-    if (!p->stats.accepted || ev.ts < p->stats.min_ts)
-        p->stats.min_ts = ev.ts;
-    if (!p->stats.accepted || ev.ts > p->stats.max_ts)
-        p->stats.max_ts = ev.ts;
+    if (!p->stats.accepted || ev->ts < p->stats.min_ts)
+        p->stats.min_ts = ev->ts;
+    if (!p->stats.accepted || ev->ts > p->stats.max_ts)
+        p->stats.max_ts = ev->ts;
     p->stats.accepted++;
-    return add_event(p, &ev, err);
+    return add_event(p, ev, err);
 }
 
 gope_status gope_pipeline_finish(gope_pipeline_t *p, gope_err *err)

@@ -94,6 +94,7 @@ Test(replay_cli, usage_errors_exit_2_with_a_clear_message)
         {{"replay", "--policies", bad_pol, "-", NULL}, "temperature"},
         {{"replay", "--policies", "/nonexistent/p.json", "-", NULL}, "/nonexistent/p.json"},
         {{"replay", "--window", NULL}, "needs a value"},
+        {{"replay", "--threads", "3", "-", NULL}, "--threads"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int rc = tu_run(cases[i].args, NULL, NULL, c.out, c.err);
@@ -254,5 +255,36 @@ Test(replay_cli, logging_policy_on_its_own_logs_estimates_the_mean_reward)
         cr_expect(tu_close(num(cJSON_GetObjectItem(est, names[i]), "value"), mean), "%s", names[i]);
     cJSON_Delete(lines);
     free(text);
+    ctx_done(&c);
+}
+
+/* The reader thread changes speed, never output: window records, summary
+ * and dead letters are byte-identical with --threads 1 and 2. */
+Test(replay_cli, thread_count_does_not_change_a_byte)
+{
+    run_ctx c;
+    ctx_init(&c);
+    char corpus[512], sample[512];
+    snprintf(corpus, sizeof corpus, "%s/bad/lines.jsonl", GOPE_TEST_DATA);
+    snprintf(sample, sizeof sample, "%s/../../schemas/examples/alloc.sample.jsonl.zst",
+             GOPE_TEST_DATA);
+    char *out[2], *dead[2];
+    size_t out_len[2], dead_len[2];
+    for (int t = 0; t < 2; t++) {
+        const char *args[] = {"replay", "--quiet", "--threads", t ? "2" : "1", "--window", "1h",
+                              "--slide", "10m", "--out", c.out, "--dead-letter", c.dead,
+                              sample, corpus, sample, NULL};
+        cr_assert_eq(tu_run(args, NULL, NULL, NULL, c.err), 0);
+        out[t] = tu_read_file(c.out, &out_len[t]);
+        dead[t] = tu_read_file(c.dead, &dead_len[t]);
+        cr_assert(out[t] && dead[t]);
+    }
+    cr_expect(out_len[0] > 1000 && dead_len[0] > 1000);
+    cr_expect(out_len[0] == out_len[1] && memcmp(out[0], out[1], out_len[0]) == 0);
+    cr_expect(dead_len[0] == dead_len[1] && memcmp(dead[0], dead[1], dead_len[0]) == 0);
+    for (int t = 0; t < 2; t++) {
+        free(out[t]);
+        free(dead[t]);
+    }
     ctx_done(&c);
 }

@@ -166,3 +166,24 @@ Test(nomem, pipeline)
     gope_policies_free(pipe_policies);
     gope_estset_free(pipe_set);
 }
+
+/* The threaded reader allocates its ring up front; reading then allocates
+ * nothing, so the injection counter is never touched from two threads. */
+static gope_status op_reader(void)
+{
+    gope_pipeline_conf conf = {.require_reward = true};
+    gope_reader_t *r = NULL;
+    gope_err err;
+    gope_status st = gope_reader_open(source_path, &conf, 2, &r, &err);
+    const gope_decoded *d;
+    while (st == GOPE_OK)
+        st = gope_reader_next(r, &d, &err);
+    gope_reader_close(r);
+    return st == GOPE_EOF ? GOPE_OK : st;
+}
+
+Test(nomem, reader_threaded)
+{
+    snprintf(source_path, sizeof source_path, "%s/bad/lines.jsonl", GOPE_TEST_DATA);
+    exhaust(op_reader, "reader");
+}
