@@ -2,22 +2,29 @@
  * reader.c — source + decoder as one stage, optionally on its own thread.
  *
  * Reading, decompressing and decoding a line costs about as much as
- * evaluating it with eight policies, so replay splits the two: a reader
- * thread fills batches of decoded lines while the caller's thread runs the
- * pipeline on the previous batch. Lines leave the reader in input order and
- * the pipeline consumes them on one thread, so every counter, window and
+ * evaluating it with eight policies, so replay splits the work: a reader
+ * thread reads lines into batches while the caller's thread runs the
+ * pipeline on earlier ones. Lines leave the reader in input order and the
+ * pipeline consumes them on one thread, so every counter, window and
  * estimate is identical whatever the thread count: threads change speed,
  * never results.
  *
- * A batch owns copies of everything its items point to (the raw line, the
- * reject detail, candidates and probs) in one arena, because the source and
- * the decoder reuse their buffers on the next line. The arena is larger than
- * the largest possible item, so a line that does not fit simply starts the
- * next batch. Batches circulate in a ring of RING slots: the reader fills
- * the slot after the last full one, the caller drains the oldest, and each
- * side waits only when the ring is full or empty. The batch that ends the
- * input carries the source's final status (EOF or the fault), which the
- * caller sees after the lines before it — as with a plain source.
+ * Who decodes a batch balances the two threads: when the caller has nothing
+ * queued behind the batch it is working on, the reader is the bottleneck and
+ * hands the batch over raw, and the caller decodes it as it goes; otherwise
+ * the reader decodes the batch itself before handing it over. Decoding is a
+ * pure function of the line, so the split never shows in the output.
+ *
+ * A batch owns copies of everything its items point to (raw lines, reject
+ * details, candidates and probs) in one arena, because the source and the
+ * decoder reuse their buffers. A line is only taken when the arena has room
+ * for it and for the most its decoding can add (RESERVE), and an empty arena
+ * has room for any line, so a line that does not fit starts the next batch.
+ * Batches circulate in a ring of RING slots: the reader fills the slot after
+ * the last full one, the caller drains the oldest, and each side waits only
+ * when the ring is full or empty. The batch that ends the input carries the
+ * source's final status (EOF or the fault), which the caller sees after the
+ * lines before it — as with a plain source.
  */
 #include "gope_ope.h"
 
@@ -28,13 +35,16 @@
 #define BATCH_ITEMS 256
 #define RING 4
 #define DETAIL 256
-/* Any single item fits an empty arena: a line (at most GOPE_MAX_LINE bytes
- * kept), its detail, and GOPE_MAX_CANDIDATES candidates and probs. */
-#define ARENA_BYTES (2u * GOPE_MAX_LINE)
+/* Upper bound of the bytes a line of `len` bytes takes in the arena: the
+ * line, its detail, and its candidates with probs. The shortest candidate,
+ * {"streamer_id":"","ev":0}, is 26 bytes of JSON for 56 bytes of copy. */
+#define RESERVE(len) ((len) * 3 + DETAIL + 64)
+#define ARENA_BYTES RESERVE((size_t)GOPE_MAX_LINE)
 
 typedef struct {
     gope_decoded items[BATCH_ITEMS];
     size_t n;
+    bool decoded; /* false: items hold raw lines only; the caller decodes */
     char *arena;
     size_t used;
     uint64_t done, total; /* source progress after the batch's last line */
@@ -45,9 +55,10 @@ typedef struct {
 struct gope_reader_s {
     gope_pipeline_conf conf;
     gope_source_t *src;
-    gope_decoder_t *dec;
+    gope_decoder_t *dec; /* the reader thread's (or the only) decoder */
     uint64_t done, total;
-    /* one thread: decode straight from the source */
+    /* the caller's side: lines decoded here */
+    gope_decoder_t *own;
     gope_decoded cur;
     char detail[DETAIL];
     /* reader thread */
@@ -71,60 +82,56 @@ static void *arena_take(batch *b, const void *src, size_t n, size_t align)
     return dst;
 }
 
-/* Bytes the copy of `d` needs, alignment included. */
-static size_t item_bytes(const gope_decoded *d)
-{
-    size_t n = d->line.len + strlen(d->detail) + 1 + 16;
-    if (d->reason == GOPE_R_OK)
-        n += d->ev.n_candidates * (sizeof(gope_candidate) + sizeof(double)) + 16;
-    return n;
-}
-
-/* Append `d` to `b`, moving everything it points to into the arena. */
-static void batch_put(batch *b, const gope_decoded *d)
-{
-    gope_decoded *it = &b->items[b->n++];
-    *it = *d;
-    it->line.data = arena_take(b, d->line.data, d->line.len, 1);
-    it->detail = arena_take(b, d->detail, strlen(d->detail) + 1, 1);
-    if (d->reason != GOPE_R_OK)
-        return;
-    it->ev.candidates = arena_take(b, d->ev.candidates,
-                                   d->ev.n_candidates * sizeof *d->ev.candidates, 8);
-    if (d->ev.probs)
-        it->ev.probs = arena_take(b, d->ev.probs, d->ev.n_candidates * sizeof(double), 8);
-}
-
-/* Fill `b` from the source. `carry` holds a decoded line that did not fit
- * the previous batch (its buffers are still valid: nothing was read since). */
-static void batch_fill(gope_reader_t *r, batch *b, gope_decoded *carry, bool *carried)
+/* Read lines into `b` as raw items. `carry` holds a line that did not fit
+ * the previous batch (still valid: nothing was read since). */
+static void batch_read(gope_reader_t *r, batch *b, gope_line *carry, bool *carried)
 {
     b->n = 0;
     b->used = 0;
     b->st = GOPE_OK;
-    if (*carried) {
-        batch_put(b, carry);
-        *carried = false;
-    }
     while (b->n < BATCH_ITEMS) {
         gope_line line;
-        b->st = gope_source_next(r->src, &line, &b->err);
-        if (b->st != GOPE_OK)
+        if (*carried) {
+            line = *carry;
+            *carried = false;
+        } else if ((b->st = gope_source_next(r->src, &line, &b->err)) != GOPE_OK) {
             break;
-        gope_decode_one(r->dec, &r->conf, &line, carry, r->detail, sizeof r->detail);
-        if (item_bytes(carry) > ARENA_BYTES - b->used) {
+        }
+        if (RESERVE(line.len) > ARENA_BYTES - b->used) {
+            *carry = line;
             *carried = true;
             break;
         }
-        batch_put(b, carry);
+        gope_decoded *it = &b->items[b->n++];
+        it->line = line;
+        it->line.data = arena_take(b, line.data, line.len, 1);
     }
     gope_source_progress(r->src, &b->done, &b->total);
+}
+
+/* Decode every item of `b` in place, moving what the decoder owns into the
+ * arena (the reader thread's share of the work). */
+static void batch_decode(gope_reader_t *r, batch *b)
+{
+    char detail[DETAIL];
+    for (size_t i = 0; i < b->n; i++) {
+        gope_decoded *it = &b->items[i];
+        gope_decode_one(r->dec, &r->conf, &it->line, it, detail, sizeof detail);
+        it->detail = arena_take(b, detail, strlen(detail) + 1, 1);
+        if (it->reason != GOPE_R_OK)
+            continue;
+        size_t k = it->ev.n_candidates;
+        it->ev.candidates = arena_take(b, it->ev.candidates, k * sizeof *it->ev.candidates, 8);
+        if (it->ev.probs)
+            it->ev.probs = arena_take(b, it->ev.probs, k * sizeof(double), 8);
+    }
+    b->decoded = true;
 }
 
 static void *reader_main(void *arg)
 {
     gope_reader_t *r = arg;
-    gope_decoded carry;
+    gope_line carry;
     bool carried = false;
     for (;;) {
         pthread_mutex_lock(&r->mu);
@@ -137,7 +144,13 @@ static void *reader_main(void *arg)
         batch *b = r->ring[(r->head + r->count) % RING];
         pthread_mutex_unlock(&r->mu);
 
-        batch_fill(r, b, &carry, &carried);
+        batch_read(r, b, &carry, &carried);
+        pthread_mutex_lock(&r->mu);
+        b->decoded = false;
+        bool caller_waits = r->count <= 1; /* nothing queued behind its batch */
+        pthread_mutex_unlock(&r->mu);
+        if (!caller_waits)
+            batch_decode(r, b);
 
         pthread_mutex_lock(&r->mu);
         r->count++;
@@ -192,13 +205,15 @@ gope_status gope_reader_open(const char *path, const gope_pipeline_conf *conf, i
         free(r);
         return st;
     }
+    /* cJSON reports parse errors through a global, so it keeps one thread. */
+    bool two = threads > 1 && !conf->use_cjson_decoder;
     r->dec = gope_decoder_new();
-    if (!r->dec) {
+    r->own = two ? gope_decoder_new() : NULL;
+    if (!r->dec || (two && !r->own)) {
         st = gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", path);
         goto cleanup;
     }
-    /* cJSON reports parse errors through a global, so it keeps one thread. */
-    if (threads > 1 && !conf->use_cjson_decoder && !start_thread(r)) {
+    if (two && !start_thread(r)) {
         st = gope_err_set(err, GOPE_ERR_NOMEM, "%s: cannot start the reader thread", path);
         goto cleanup;
     }
@@ -219,6 +234,15 @@ static gope_status next_inline(gope_reader_t *r, const gope_decoded **out, gope_
     gope_decode_one(r->dec, &r->conf, &line, &r->cur, r->detail, sizeof r->detail);
     *out = &r->cur;
     return GOPE_OK;
+}
+
+/* Item `i` of `b`, decoded here if the reader left it raw. */
+static const gope_decoded *item(gope_reader_t *r, const batch *b, size_t i)
+{
+    if (b->decoded)
+        return &b->items[i];
+    gope_decode_one(r->own, &r->conf, &b->items[i].line, &r->cur, r->detail, sizeof r->detail);
+    return &r->cur;
 }
 
 gope_status gope_reader_next(gope_reader_t *r, const gope_decoded **out, gope_err *err)
@@ -247,7 +271,7 @@ gope_status gope_reader_next(gope_reader_t *r, const gope_decoded **out, gope_er
         r->done = b->done;
         r->total = b->total;
     }
-    *out = &b->items[r->pos++];
+    *out = item(r, b, r->pos++);
     return GOPE_OK;
 }
 
@@ -277,6 +301,7 @@ void gope_reader_close(gope_reader_t *r)
     }
     ring_free(r);
     gope_decoder_free(r->dec);
+    gope_decoder_free(r->own);
     gope_source_close(r->src);
     free(r);
 }
