@@ -178,7 +178,7 @@ const char *gope_warning_text(unsigned bit)
     switch (bit) {
     case GOPE_W_SUM_W_ZERO:
         return "sum of weights is 0 (the policy gives probability 0 to every logged "
-               "action): snips and sndr are undefined";
+               "action): snips, sndr and snips_lift are undefined";
     case GOPE_W_N_LT_2:
         return "fewer than 2 events: standard errors and intervals are undefined "
                "(with none, every value too)";

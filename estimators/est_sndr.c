@@ -34,17 +34,14 @@ GOPE_FMA_CLONES static void sndr_add(const gope_estimator_conf *conf, gope_ksum 
     gope_ksum_add_prod(&sums[SUM_YY], y, y);
 }
 
-/* a - b * c in double-double. */
-static gope_dd sub_mul(gope_dd a, gope_dd b, gope_dd c) { return gope_dd_sub(a, gope_dd_mul(b, c)); }
-
 /* sum phi^2 from the raw sums (see the top comment). */
 static double sum_phi2(const gope_ksum *sums, gope_dd n, gope_dd sw, gope_dd a)
 {
     const gope_dd sv = gope_dd_ksum(&sums[SUM_V]), two = gope_dd_of(2.0);
     const gope_dd b = gope_dd_div(n, sw);
-    const gope_dd cvv = sub_mul(gope_dd_ksum(&sums[SUM_VV]), sv, gope_dd_div(sv, n));
-    const gope_dd cvy = sub_mul(gope_dd_ksum(&sums[SUM_VY]), a, gope_dd_ksum(&sums[SUM_VW]));
-    gope_dd cyy = sub_mul(gope_dd_ksum(&sums[SUM_YY]),
+    const gope_dd cvv = gope_dd_submul(gope_dd_ksum(&sums[SUM_VV]), sv, gope_dd_div(sv, n));
+    const gope_dd cvy = gope_dd_submul(gope_dd_ksum(&sums[SUM_VY]), a, gope_dd_ksum(&sums[SUM_VW]));
+    gope_dd cyy = gope_dd_submul(gope_dd_ksum(&sums[SUM_YY]),
                           gope_dd_mul(two, a), gope_dd_ksum(&sums[SUM_WY]));
     cyy = gope_dd_add(cyy, gope_dd_mul(gope_dd_mul(a, a), gope_dd_ksum(&sums[SUM_WW])));
     gope_dd total = gope_dd_add(cvv, gope_dd_mul(gope_dd_mul(two, b), cvy));

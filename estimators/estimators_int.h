@@ -4,7 +4,7 @@
  * Three layers:
  *   - the set (estset.c): which estimator types, their lambdas, and where each
  *     one's slice of sums starts inside an accumulator;
- *   - the types (est_mean.c, est_snips.c, est_sndr.c): an ops table each, whose
+ *   - the types (est_mean.c, est_snips.c, est_sndr.c, est_lift.c): an ops table each, whose
  *     `add` feeds its own slice and whose `result` turns the slice into numbers;
  *   - the accumulator (acc.c): diagnostics plus the slices, merge and results.
  *
@@ -26,7 +26,7 @@
 #include "gope_estimators.h"
 
 /* Number of estimator types; a set holds each at most once. */
-#define GOPE_EST_TYPES 9
+#define GOPE_EST_TYPES 10
 
 struct gope_estset_s {
     size_t count;                          /* configured estimators */
@@ -38,7 +38,7 @@ struct gope_estset_s {
 /* The types, in output order (see gope_estimator_all). */
 extern const gope_estimator_ops gope_est_ips, gope_est_ips_clip, gope_est_snips,
     gope_est_dm, gope_est_dr, gope_est_sndr, gope_est_switch_dr, gope_est_dr_os,
-    gope_est_logged;
+    gope_est_logged, gope_est_snips_lift;
 
 /* ------------------------------------------------------------ double-double */
 
@@ -82,6 +82,9 @@ static inline gope_dd gope_dd_mul(gope_dd a, gope_dd b)
     double p = a.hi * b.hi, e = fma(a.hi, b.hi, -p);
     return gope_dd_fast(p, e + (a.hi * b.lo + a.lo * b.hi));
 }
+
+/* a - b * c, the centred-moment step of the variance formulas. */
+static inline gope_dd gope_dd_submul(gope_dd a, gope_dd b, gope_dd c) { return gope_dd_sub(a, gope_dd_mul(b, c)); }
 
 static inline gope_dd gope_dd_div(gope_dd a, gope_dd b)
 {

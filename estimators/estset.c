@@ -20,9 +20,10 @@ static const gope_estimator_ops *const registry[GOPE_EST_TYPES] = {
     &gope_est_ips,   &gope_est_ips_clip,  &gope_est_snips,
     &gope_est_dm,    &gope_est_dr,        &gope_est_sndr,
     &gope_est_switch_dr, &gope_est_dr_os, &gope_est_logged,
+    &gope_est_snips_lift,
 };
 
-#define KNOWN "ips, ips_clip, snips, dm, dr, sndr, switch_dr, dr_os, logged"
+#define KNOWN "ips, ips_clip, snips, dm, dr, sndr, switch_dr, dr_os, logged, snips_lift"
 
 /* The longest item (name plus ":lambda=" and a number) worth copying. */
 #define ITEM_MAX 128

@@ -5,7 +5,8 @@
  *   For one target policy and one logged event i the pipeline forms an
  *   observation (gope_obs): w = pi(action)/propensity, r = reward,
  *   q = ev of the logged action, v = sum_j pi_j ev_j. Each estimator
- *   (ips, ips_clip, snips, dm, dr, sndr, switch_dr, dr_os, logged) is one
+ *   (ips, ips_clip, snips, dm, dr, sndr, switch_dr, dr_os, logged, and
+ *   snips_lift = snips - logged) is one
  *   type: a const table of operations that adds an observation to its own
  *   slice of compensated sums and turns the sums into a value, a standard
  *   error and a 95% interval. Definitions follow Open Bandit Pipeline; the
@@ -96,7 +97,8 @@ typedef struct gope_estimator_ops {
 const gope_estimator_ops *gope_estimator_find(const char *name);
 
 /*! gope_estimator_all() : every type, in output order; *count receives the
- * number. ips, ips_clip, snips, dm, dr, sndr, switch_dr, dr_os, logged. */
+ * number. ips, ips_clip, snips, dm, dr, sndr, switch_dr, dr_os, logged,
+ * snips_lift. */
 const gope_estimator_ops *const *gope_estimator_all(size_t *count);
 
 /* ------------------------------------------------------------ estimator sets */

@@ -245,4 +245,217 @@ const gope_pipeline_stats *gope_pipeline_stats_get(const gope_pipeline_t *p);
 gope_status gope_pipeline_summary(gope_pipeline_t *p, const char *extra,
                                   gope_err *err);
 
+/* =================================================================== agreement
+ * OPE against simulator truth: `giftope agree` and `replay --truth`
+ * (docs/agreement.md; ope/agree*.c).
+ *
+ * A truth file (truth.v1 JSON lines from `giftope truth`) gives, per policy,
+ * what the simulator knows exactly: V_static (expected reward per decision on
+ * the logged contexts, what OPE estimates without bias) and V_online (the
+ * policy run on-policy, mean and CI over seeds). Each ope_metrics.v1 record
+ * (one window x policy) is compared with its policy's truth: errors, CI
+ * coverage, the lift over the logging policy by OPE (snips_lift) and by the
+ * simulator, and a verdict by rules with overridable thresholds. Across the
+ * policies of a window, the OPE ranking (snips) is compared with the
+ * simulator's (Kendall tau-b, Spearman rho). Truth has no windows: every
+ * window is compared with the same whole-run truth.
+ * ========================================================================== */
+
+/* One policy's simulator truth: a truth.v1 line. */
+typedef struct {
+    const char *policy;
+    bool logging;                 /* the policy that wrote the log */
+    double online_mean;           /* V_online: mean over seeds */
+    double online_ci_low, online_ci_high;
+    bool online_ci_ok;            /* false when fewer than 2 seeds */
+    uint64_t online_n;            /* seeds */
+    double v_static;              /* V_static, when the truth run had a log */
+    bool v_static_ok;
+} gope_truth_policy;
+
+/* What the truth run was (the truth.v1 lines, or the truth_run.v1 line). */
+typedef struct {
+    const char *world;            /* NULL when absent */
+    const char *log;              /* the log V_static was computed on, or NULL */
+    uint64_t seeds, decisions;
+} gope_truth_meta;
+
+typedef struct gope_truth_s gope_truth_t;
+
+/*! gope_truth_load() : read a truth file (plain or zstd): truth.v1 lines,
+ * exactly one with "logging":true, then optionally one truth_run.v1 line
+ * whose logging_policy must name it. Blank lines are skipped.
+ * @return GOPE_OK and *out; GOPE_ERR_IO when the file cannot be read;
+ *         GOPE_ERR_INPUT naming file, line and field (bad JSON, a missing or
+ *         mistyped field, a duplicate policy, a second logging line, an
+ *         unknown schema, a line after truth_run.v1); GOPE_ERR_USAGE when no
+ *         line is the logging policy's; GOPE_ERR_NOMEM. */
+gope_status gope_truth_load(const char *path, gope_truth_t **out, gope_err *err);
+
+/*! gope_truth_free() : NULL does nothing. */
+void gope_truth_free(gope_truth_t *t);
+
+/*! gope_truth_find() : the truth of `policy`, or NULL. */
+const gope_truth_policy *gope_truth_find(const gope_truth_t *t, const char *policy);
+
+/*! gope_truth_logging() : the logging policy's truth (never NULL). */
+const gope_truth_policy *gope_truth_logging(const gope_truth_t *t);
+
+/*! gope_truth_meta_get() : world, seeds, decisions and log of the run. */
+const gope_truth_meta *gope_truth_meta_get(const gope_truth_t *t);
+
+/* Verdict thresholds (`--rules ess_min=100,rel_max=0.2`). */
+typedef struct {
+    double ess_min; /* block below this ESS; default 100 */
+    double rel_max; /* launch needs |snips - truth| / |truth| <= this; default 0.2 */
+} gope_agree_rules;
+
+#define GOPE_AGREE_ESS_MIN 100.0
+#define GOPE_AGREE_REL_MAX 0.2
+
+/*! gope_agree_rules_parse() : defaults, overridden by `spec` ("key=value,...",
+ * NULL or "" for none; keys ess_min >= 0 and rel_max > 0, finite).
+ * @return GOPE_OK; GOPE_ERR_USAGE naming the bad item. */
+gope_status gope_agree_rules_parse(const char *spec, gope_agree_rules *rules, gope_err *err);
+
+typedef enum {
+    GOPE_VERDICT_BASELINE, /* the logging policy itself */
+    GOPE_VERDICT_LAUNCH,
+    GOPE_VERDICT_REVIEW,
+    GOPE_VERDICT_BLOCK,
+    GOPE_VERDICT_COUNT
+} gope_verdict;
+
+/*! gope_verdict_name() : "baseline", "launch", "review", "block". */
+const char *gope_verdict_name(gope_verdict v);
+
+/* Why a verdict was given: bits of gope_agreement.reasons. Launch lists the
+ * conditions it met, review the launch conditions that failed, block what
+ * blocked. gope_agree_reason_name() gives the machine-readable string. */
+enum {
+    GOPE_AR_BASELINE = 1u << 0,          /* "baseline" */
+    GOPE_AR_SIGNS_DISAGREE = 1u << 1,    /* "lift_signs_disagree" (block) */
+    GOPE_AR_LIFT_CI_BELOW = 1u << 2,     /* "ope_lift_ci_below_zero" (block) */
+    GOPE_AR_ESS_LOW = 1u << 3,           /* "ess_below_min" (block; null ESS counts as 0) */
+    GOPE_AR_SIGNS_AGREE = 1u << 4,       /* "lift_signs_agree" */
+    GOPE_AR_LIFT_CI_ABOVE = 1u << 5,     /* "ope_lift_ci_above_zero" */
+    GOPE_AR_REL_OK = 1u << 6,            /* "rel_error_within_max" */
+    GOPE_AR_ESS_OK = 1u << 7,            /* "ess_at_least_min" */
+    GOPE_AR_SIGN_UNKNOWN = 1u << 8,      /* "lift_sign_unknown" (review) */
+    GOPE_AR_LIFT_CI_ZERO = 1u << 9,      /* "ope_lift_ci_includes_zero" (review) */
+    GOPE_AR_LIFT_CI_MISSING = 1u << 10,  /* "ope_lift_ci_undefined" (review) */
+    GOPE_AR_REL_HIGH = 1u << 11,         /* "rel_error_above_max" (review) */
+    GOPE_AR_REL_UNKNOWN = 1u << 12,      /* "rel_error_undefined" (review) */
+    GOPE_AR_NO_TRUTH = 1u << 13,         /* "policy_not_in_truth" (review) */
+};
+#define GOPE_AR_COUNT 14
+
+/*! gope_agree_reason_name() : the string of one GOPE_AR_* bit. */
+const char *gope_agree_reason_name(unsigned bit);
+
+/* An OPE estimate as a record carries it; _ok false for JSON null. */
+typedef struct {
+    double value, ci_low, ci_high;
+    bool value_ok, ci_ok;
+} gope_agree_est;
+
+/* The OPE side of one ope_metrics.v1 record. */
+typedef struct {
+    int64_t start, end;          /* the window */
+    const char *policy;
+    uint64_t n;
+    gope_agree_est snips, dr;
+    gope_agree_est lift;         /* snips_lift: snips - logged */
+    double ess;
+    bool ess_ok;
+} gope_agree_ope;
+
+/* Indices: the OPE estimates compared, and the two truths. */
+enum { GOPE_AGREE_SNIPS, GOPE_AGREE_DR, GOPE_AGREE_N_EST };
+enum { GOPE_AGREE_STATIC, GOPE_AGREE_ONLINE, GOPE_AGREE_N_TRUTH };
+
+/* One record compared with the truth. `ope.policy` and `logging_policy` are
+ * borrowed. A number whose _ok is false is written as null. */
+typedef struct {
+    gope_agree_ope ope;
+    const char *logging_policy;
+    bool in_truth;                                 /* the policy has a truth line */
+    double truth[GOPE_AGREE_N_TRUTH];              /* V_static, V_online mean */
+    bool truth_ok[GOPE_AGREE_N_TRUTH];
+    double online_ci_low, online_ci_high;
+    bool online_ci_ok;
+    double rel_err[GOPE_AGREE_N_EST][GOPE_AGREE_N_TRUTH]; /* |ope - truth| / |truth| */
+    bool rel_ok[GOPE_AGREE_N_EST][GOPE_AGREE_N_TRUTH];
+    signed char covers[GOPE_AGREE_N_EST][GOPE_AGREE_N_TRUTH]; /* 1, 0; -1 unknown */
+    double sim_lift;                               /* truth(policy) - truth(logging) */
+    bool sim_lift_ok;
+    int sim_lift_source;                           /* GOPE_AGREE_STATIC or _ONLINE */
+    signed char signs_agree;                       /* 1, 0; -1 unknown */
+    double ref;                                    /* the truth used for ranking and rel_max */
+    bool ref_ok;
+    int ref_source;                                /* GOPE_AGREE_STATIC or _ONLINE */
+    gope_verdict verdict;
+    unsigned reasons;                              /* GOPE_AR_* */
+} gope_agreement;
+
+/*! gope_agree_compare() : compare `ope` with its policy's truth `pt` (NULL
+ * when the truth file lacks the policy) and the logging policy's `lt`, and
+ * give the verdict by `rules` (docs/agreement.md). Pure; fills *out. */
+void gope_agree_compare(const gope_agree_ope *ope, const gope_truth_policy *pt,
+                        const gope_truth_policy *lt, const gope_agree_rules *rules,
+                        gope_agreement *out);
+
+/*! gope_agree_explain() : the verdict as one human sentence (with numbers)
+ * into buf, truncated like snprintf. @return the length needed. */
+size_t gope_agree_explain(const gope_agreement *a, const gope_agree_rules *rules, char *buf,
+                          size_t size);
+
+/* Rank agreement of one window: OPE (snips) vs simulator (ref) across the
+ * policies where both are defined. */
+typedef struct {
+    int64_t start, end;
+    size_t policies;             /* policies ranked */
+    double tau, rho;             /* Kendall tau-b, Spearman rho */
+    bool tau_ok, rho_ok;         /* false when undefined (< 2 policies, ties only) */
+} gope_agree_rank;
+
+/* An agreement session: the records of a run, compared as they come. */
+typedef struct gope_agree_s gope_agree_t;
+
+/*! gope_agree_new() : a session comparing with `truth` by `rules`; borrows
+ * both (they must outlive it). @return GOPE_OK or GOPE_ERR_NOMEM. */
+gope_status gope_agree_new(const gope_truth_t *truth, const gope_agree_rules *rules,
+                           gope_agree_t **out, gope_err *err);
+
+/*! gope_agree_free() : NULL does nothing. */
+void gope_agree_free(gope_agree_t *a);
+
+/*! gope_agree_line() : one JSON line of replay output from `source` (line
+ * `lineno`, for messages). An ope_metrics.v1 record is compared and kept;
+ * *out (NULL for any other line) points to its agreement, valid until the
+ * session is freed. An ope_run.v1 summary is skipped (*out NULL); blank lines
+ * too.
+ * @return GOPE_OK; GOPE_ERR_INPUT naming source, line and field (bad JSON,
+ *         another schema, a missing or mistyped field); GOPE_ERR_NOMEM. */
+gope_status gope_agree_line(gope_agree_t *a, const char *source, uint64_t lineno,
+                            const char *line, size_t len, const gope_agreement **out,
+                            gope_err *err);
+
+/*! gope_agree_count() / gope_agree_get() : the agreements so far, in input
+ * order. */
+size_t gope_agree_count(const gope_agree_t *a);
+const gope_agreement *gope_agree_get(const gope_agree_t *a, size_t i);
+
+/*! gope_agree_rankings() : one gope_agree_rank per window, in order of first
+ * appearance; *out is malloc'd (free() it; NULL when there are no windows).
+ * @return GOPE_OK or GOPE_ERR_NOMEM. */
+gope_status gope_agree_rankings(const gope_agree_t *a, gope_agree_rank **out, size_t *count,
+                                gope_err *err);
+
+/*! gope_agree_sink() : a sink that adds an "agreement" block (the same object
+ * as agreement.v1 without schema, window and policy) to every ope_metrics.v1
+ * line before passing it to `inner`; other lines pass unchanged. Borrows `a`
+ * and `inner`: closing it does nothing, close `inner` yourself. */
+void gope_agree_sink(gope_agree_t *a, gope_sink *inner, gope_sink *out);
+
 #endif /* GOPE_OPE_H */

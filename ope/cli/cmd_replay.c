@@ -15,13 +15,14 @@
 #include <unistd.h>
 
 #include "../jsonbuf.h"
+#include "agree_int.h"
 #include "commands.h"
 #include "gope_ope.h"
 #include "options.h"
 
 typedef struct {
     const char *policies, *window, *slide, *lateness, *estimators, *out, *dead_letter;
-    const char *dedupe_horizon, *decoder, *threads;
+    const char *dedupe_horizon, *decoder, *threads, *truth, *rules;
     bool quiet, decode_only;
 } replay_opts;
 
@@ -38,6 +39,8 @@ static const gope_opt replay_table[] = {
     OPT("--dedupe-horizon", "DUR", dedupe_horizon, "10m", "event-time span in which a repeated event_id is a duplicate"),
     OPT("--decoder", "fast|cjson", decoder, "fast", "event decoder; cjson is the slow reference"),
     OPT("--threads", "1|2", threads, "2", "2: read and decode on a second thread (same results, faster)"),
+    OPT("--truth", "FILE", truth, NULL, "simulator truth (truth.v1): every record gets an agreement block (docs/agreement.md)"),
+    OPT("--rules", "LIST", rules, NULL, "with --truth: verdict thresholds, e.g. ess_min=100,rel_max=0.2"),
     FLAG("--quiet", quiet, "no progress on stderr"),
     FLAG("--decode-only", decode_only, "read and validate only, no estimation (benchmarking)"),
 };
@@ -90,6 +93,23 @@ static gope_status window_conf(const replay_opts *o, gope_pipeline_conf *pc, gop
     pc->decode_only = o->decode_only;
     pc->require_reward = true;
     return GOPE_OK;
+}
+
+/* --truth: the agreement session the records pass through.
+ * @return 0, 1 (a malformed truth file, out of memory) or 2 (usage). */
+static int open_agreement(const replay_opts *o, gope_agree_rules *rules, gope_truth_t **truth,
+                          gope_agree_t **agree)
+{
+    gope_err err = {{0}};
+    gope_status st = gope_agree_rules_parse(o->rules, rules, &err);
+    if (st == GOPE_OK)
+        st = gope_truth_load(o->truth, truth, &err);
+    if (st == GOPE_OK)
+        st = gope_agree_new(*truth, rules, agree, &err);
+    if (st == GOPE_OK)
+        return 0;
+    fprintf(stderr, "giftope replay: %s\n", err.msg);
+    return st == GOPE_ERR_INPUT || st == GOPE_ERR_NOMEM ? 1 : 2;
 }
 
 /* Progress on stderr, at most twice a second. */
@@ -201,9 +221,12 @@ int gope_cmd_replay(int argc, char **argv)
     gope_pipeline_conf pc = {0};
     gope_policy_set_t *pol = NULL;
     gope_estset_t *set = NULL;
-    gope_sink out = {0}, dead = {0};
+    gope_sink out = {0}, dead = {0}, agree_out = {0};
     gope_pipeline_t *pl = NULL;
     gope_jbuf extra = {0};
+    gope_agree_rules rules;
+    gope_truth_t *truth = NULL;
+    gope_agree_t *agree = NULL;
 
     if (!inputs) {
         fputs("giftope replay: out of memory\n", stderr);
@@ -223,9 +246,16 @@ int gope_cmd_replay(int argc, char **argv)
         rc = usage_error(&err);
         goto cleanup;
     }
+    if (o.truth && (rc = open_agreement(&o, &rules, &truth, &agree)))
+        goto cleanup;
     if (gope_sink_file_open(o.out, &out, &err) ||
-        (o.dead_letter && gope_sink_file_open(o.dead_letter, &dead, &err)) ||
-        gope_pipeline_new(&pc, pol, set, &out, &dead, &pl, &err)) {
+        (o.dead_letter && gope_sink_file_open(o.dead_letter, &dead, &err))) {
+        rc = usage_error(&err);
+        goto cleanup;
+    }
+    if (agree) /* records pass through the agreement session on their way out */
+        gope_agree_sink(agree, &out, &agree_out);
+    if (gope_pipeline_new(&pc, pol, set, agree ? &agree_out : &out, &dead, &pl, &err)) {
         rc = usage_error(&err);
         goto cleanup;
     }
@@ -237,7 +267,9 @@ int gope_cmd_replay(int argc, char **argv)
     }
     if (rc >= 0) {
         describe_run(&extra, &o, &pc, pol, set, inputs, n_inputs);
-        if (gope_pipeline_finish(pl, &err) || gope_pipeline_summary(pl, extra.data, &err)) {
+        if (gope_pipeline_finish(pl, &err) ||
+            (agree && gope_agree_write_summary(&extra, agree, o.truth, &err)) ||
+            gope_pipeline_summary(pl, extra.data, &err)) {
             fprintf(stderr, "giftope replay: %s\n", err.msg);
             rc = -1;
         }
@@ -253,6 +285,8 @@ cleanup:
         rc = 1;
     }
     gope_pipeline_free(pl);
+    gope_agree_free(agree);
+    gope_truth_free(truth);
     gope_estset_free(set);
     gope_policies_free(pol);
     gope_jbuf_free(&extra);

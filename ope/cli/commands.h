@@ -4,5 +4,6 @@
 #define GOPE_CLI_COMMANDS_H
 
 int gope_cmd_replay(int argc, char **argv);
+int gope_cmd_agree(int argc, char **argv);
 
 #endif /* GOPE_CLI_COMMANDS_H */

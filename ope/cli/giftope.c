@@ -10,6 +10,7 @@ static const struct {
     const char *about;
 } commands[] = {
     {"replay", gope_cmd_replay, "evaluate policies on allocation logs (files, zstd, stdin)"},
+    {"agree", gope_cmd_agree, "compare OPE estimates with simulator truth: verdict per policy"},
 };
 
 static void usage(FILE *fp)

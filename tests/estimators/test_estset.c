@@ -10,7 +10,8 @@
 #include "est_fixture.h"
 
 #define ALL_DESC                                                                             \
-    "ips,ips_clip:lambda=100,snips,dm,dr,sndr,switch_dr:lambda=100,dr_os:lambda=100,logged"
+    "ips,ips_clip:lambda=100,snips,dm,dr,sndr,switch_dr:lambda=100,dr_os:lambda=100,logged," \
+    "snips_lift"
 
 static void expect_describe(const char *spec, const char *want)
 {
@@ -27,8 +28,9 @@ Test(estimators_estset, registry)
     size_t count;
     const gope_estimator_ops *const *all = gope_estimator_all(&count);
     static const char *const order[] = {"ips", "ips_clip", "snips", "dm", "dr",
-                                        "sndr", "switch_dr", "dr_os", "logged"};
-    cr_assert_eq(count, 9);
+                                        "sndr", "switch_dr", "dr_os", "logged",
+                                        "snips_lift"};
+    cr_assert_eq(count, 10);
     for (size_t i = 0; i < count; i++) {
         cr_expect_str_eq(all[i]->name, order[i]);
         cr_expect_eq(gope_estimator_find(order[i]), all[i]);
@@ -49,7 +51,7 @@ Test(estimators_estset, every_estimator_by_default)
     expect_describe("", ALL_DESC);
     expect_describe("all", ALL_DESC);
     expect_describe("  all ", ALL_DESC);
-    expect_describe("dr_os,switch_dr,sndr,dr,dm,snips,ips_clip,ips,logged", ALL_DESC);
+    expect_describe("snips_lift,dr_os,switch_dr,sndr,dr,dm,snips,ips_clip,ips,logged", ALL_DESC);
 }
 
 Test(estimators_estset, canonical_order_and_logged_always)

@@ -74,12 +74,17 @@ static void check_vector(const char *base, const char *ext)
     gope_estset_t *set = estf_set("all");
     gope_result *res = estf_run(set, vec.obs, vec.n);
 
-    cr_assert_eq(cJSON_GetArraySize(ests), (int)gope_estset_count(set), "%s: estimator count", base);
+    /* every estimate OBP has; snips_lift (ours, not OBP's) is checked in
+     * test_numerics.c and test_lift.c */
+    int checked = 0;
     for (size_t i = 0; i < res->count; i++) {
         const char *name = gope_estset_get(set, i)->ops->name;
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(ests, name);
         const gope_estimate *g = &res->estimates[i];
+        if (!e && strcmp(name, "snips_lift") == 0)
+            continue;
         cr_assert(e, "%s: %s missing in the expected file", base, name);
+        checked++;
         snprintf(what, sizeof what, "%s: %s.value", base, name);
         expect_json(g->value, g->value_ok, cJSON_GetObjectItemCaseSensitive(e, "value"), what);
         snprintf(what, sizeof what, "%s: %s.stderr", base, name);
@@ -89,6 +94,7 @@ static void check_vector(const char *base, const char *ext)
         snprintf(what, sizeof what, "%s: %s.ci_high", base, name);
         expect_json(g->ci_high, g->se_ok, cJSON_GetObjectItemCaseSensitive(e, "ci_high"), what);
     }
+    cr_expect_eq(checked, cJSON_GetArraySize(ests), "%s: estimator count", base);
     expect_diagnostics(&res->diag, cJSON_GetObjectItemCaseSensitive(exp, "diagnostics"), base);
     cr_expect_eq(res->warn_bits, 0u, "%s: unexpected warnings %#x", base, res->warn_bits);
     cr_expect_eq(res->diag.n, vec.n);

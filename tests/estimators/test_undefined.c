@@ -30,7 +30,8 @@ static const gope_estimate *est(const gope_estset_t *set, const gope_result *res
 
 static bool self_normalised(const char *name)
 {
-    return strcmp(name, "snips") == 0 || strcmp(name, "sndr") == 0;
+    return strcmp(name, "snips") == 0 || strcmp(name, "sndr") == 0 ||
+           strcmp(name, "snips_lift") == 0;
 }
 
 Test(estimators_undefined, no_events)

@@ -16,29 +16,6 @@
 #include "gope_ope.h"
 #include "testutil.h"
 
-typedef gope_status (*op_fn)(void);
-
-static void exhaust(op_fn op, const char *name)
-{
-    for (int mode = 0; mode < 2; mode++) {
-        long n = 0;
-        for (;; n++) {
-            cr_assert_lt(n, 100000, "%s: no end", name);
-            fa_fail_after(n, mode == 1);
-            gope_status st = op();
-            bool hit = fa_triggered();
-            fa_off();
-            cr_assert(st == GOPE_OK || st == GOPE_ERR_NOMEM,
-                      "%s: failing allocation %ld gave status %d", name, n, (int)st);
-            if (!hit) {
-                cr_assert_eq(st, GOPE_OK, "%s without failures", name);
-                break;
-            }
-        }
-        cr_expect_gt(n, 0, "%s allocates", name);
-    }
-}
-
 static gope_status op_policies(void)
 {
     gope_policy_set_t *set = NULL;
@@ -98,10 +75,10 @@ static gope_status op_source(void)
     return st == GOPE_EOF ? GOPE_OK : st;
 }
 
-Test(nomem, policies) { exhaust(op_policies, "policies"); }
-Test(nomem, estimators) { exhaust(op_estset, "estimators"); }
-Test(nomem, decoder) { exhaust(op_decoder, "decoder"); }
-Test(nomem, dedupe) { exhaust(op_dedupe, "dedupe"); }
+Test(nomem, policies) { fa_exhaust(op_policies, "policies"); }
+Test(nomem, estimators) { fa_exhaust(op_estset, "estimators"); }
+Test(nomem, decoder) { fa_exhaust(op_decoder, "decoder"); }
+Test(nomem, dedupe) { fa_exhaust(op_dedupe, "dedupe"); }
 
 Test(nomem, source_zstd)
 {
@@ -111,7 +88,7 @@ Test(nomem, source_zstd)
     size_t n = ZSTD_compress(z, sizeof z, text, strlen(text), 3);
     snprintf(source_path, sizeof source_path, "%s/s.zst", dir);
     cr_assert(tu_write_file(source_path, z, n));
-    exhaust(op_source, "source");
+    fa_exhaust(op_source, "source");
     tu_rmtree(dir);
 }
 
@@ -162,7 +139,7 @@ Test(nomem, pipeline)
     gope_err err;
     cr_assert_eq(gope_policies_default(&pipe_policies, &err), GOPE_OK);
     cr_assert_eq(gope_estset_parse(NULL, &pipe_set, &err), GOPE_OK);
-    exhaust(op_pipeline, "pipeline");
+    fa_exhaust(op_pipeline, "pipeline");
     gope_policies_free(pipe_policies);
     gope_estset_free(pipe_set);
 }
@@ -185,5 +162,5 @@ static gope_status op_reader(void)
 Test(nomem, reader_threaded)
 {
     snprintf(source_path, sizeof source_path, "%s/bad/lines.jsonl", GOPE_TEST_DATA);
-    exhaust(op_reader, "reader");
+    fa_exhaust(op_reader, "reader");
 }

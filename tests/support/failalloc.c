@@ -2,6 +2,7 @@
  * runs in its own process, so the countdown cannot leak between tests. */
 #include "failalloc.h"
 
+#include <criterion/criterion.h>
 #include <stddef.h>
 
 void *__real_malloc(size_t size);
@@ -49,4 +50,25 @@ void *__wrap_calloc(size_t n, size_t size)
 void *__wrap_realloc(void *p, size_t size)
 {
     return should_fail() ? NULL : __real_realloc(p, size);
+}
+
+void fa_exhaust(fa_op op, const char *name)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        long n = 0;
+        for (;; n++) {
+            cr_assert_lt(n, 100000, "%s: no end", name);
+            fa_fail_after(n, mode == 1);
+            gope_status st = op();
+            bool hit = fa_triggered();
+            fa_off();
+            cr_assert(st == GOPE_OK || st == GOPE_ERR_NOMEM,
+                      "%s: failing allocation %ld gave status %d", name, n, (int)st);
+            if (!hit) {
+                cr_assert_eq(st, GOPE_OK, "%s without failures", name);
+                break;
+            }
+        }
+        cr_expect_gt(n, 0, "%s allocates", name);
+    }
 }

@@ -11,9 +11,20 @@
 
 #include <stdbool.h>
 
+#include "gope_common.h"
+
 void fa_fail_after(long n, bool persistent);
 void fa_off(void);
 /* Did an injected failure happen since the last fa_fail_after()? */
 bool fa_triggered(void);
+
+/* An operation under test: returns GOPE_OK, or GOPE_ERR_NOMEM after an
+ * injected failure (anything else fails the test). */
+typedef gope_status (*fa_op)(void);
+
+/* Fails the n-th allocation of op for n = 0, 1, 2, ... until op runs without
+ * hitting an injected failure, once transient and once persistent; asserts
+ * (Criterion) that every run ends in OK or NOMEM and that op allocates. */
+void fa_exhaust(fa_op op, const char *name);
 
 #endif
