@@ -18,8 +18,9 @@
  * A batch owns copies of everything its items point to (raw lines, reject
  * details, candidates and probs) in one arena, because the source and the
  * decoder reuse their buffers. A line is only taken when the arena has room
- * for it and for the most its decoding can add (RESERVE), and an empty arena
- * has room for any line, so a line that does not fit starts the next batch.
+ * for the most that it and every line before it in the batch can take once
+ * decoded (RESERVE each), and an empty arena has room for any line, so a line
+ * that does not fit starts the next batch.
  * Batches circulate in a ring of RING slots: the reader fills the slot after
  * the last full one, the caller drains the oldest, and each side waits only
  * when the ring is full or empty. The batch that ends the input carries the
@@ -86,6 +87,7 @@ static void *arena_take(batch *b, const void *src, size_t n, size_t align)
  * the previous batch (still valid: nothing was read since). */
 static void batch_read(gope_reader_t *r, batch *b, gope_line *carry, bool *carried)
 {
+    size_t reserved = 0; /* the lines' worst case once decoded, not just their bytes */
     b->n = 0;
     b->used = 0;
     b->st = GOPE_OK;
@@ -97,11 +99,12 @@ static void batch_read(gope_reader_t *r, batch *b, gope_line *carry, bool *carri
         } else if ((b->st = gope_source_next(r->src, &line, &b->err)) != GOPE_OK) {
             break;
         }
-        if (RESERVE(line.len) > ARENA_BYTES - b->used) {
+        if (RESERVE(line.len) > ARENA_BYTES - reserved) {
             *carry = line;
             *carried = true;
             break;
         }
+        reserved += RESERVE(line.len);
         gope_decoded *it = &b->items[b->n++];
         it->line = line;
         it->line.data = arena_take(b, line.data, line.len, 1);

@@ -118,6 +118,29 @@ Test(reader, one_thread_and_two_give_identical_lines)
     tu_rmtree(dir);
 }
 
+/* Wide lines: 1,000 minimal candidates each, so a batch of them decodes to
+ * far more than its raw bytes (a decoded candidate with its prob is 56
+ * bytes for 28 of JSON); the arena must budget every line's worst case. */
+Test(reader, wide_lines_fit_their_batches)
+{
+    char *dir = tu_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/wide.jsonl", dir);
+    FILE *fp = fopen(path, "wb");
+    cr_assert(fp);
+    for (int i = 0; i < 300; i++) {
+        fprintf(fp, "{\"event_id\":\"w%d\",\"ts\":%d,\"user_id\":\"u\",\"candidates\":[", i, i);
+        for (int j = 0; j < 1000; j++)
+            fprintf(fp, "%s{\"streamer_id\":\"\",\"ev\":0}", j ? "," : "");
+        fputs("],\"action\":0,\"propensity\":1,\"reward\":1,\"probs\":[1", fp);
+        for (int j = 1; j < 1000; j++)
+            fputs(",0", fp);
+        fputs("]}\n", fp);
+    }
+    fclose(fp);
+    expect_same_both_ways(path, GOPE_EOF, 300 * 10);
+    tu_rmtree(dir);
+}
+
 Test(reader, a_fault_comes_after_every_line_before_it)
 {
     char plain[512], zpath[520];
