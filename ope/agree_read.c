@@ -9,6 +9,7 @@
  * what a user needs to fix a hand-edited or truncated file.
  */
 #include "agree_int.h"
+#include "gope_json.h"
 
 #include <math.h>
 #include <string.h>
@@ -16,29 +17,12 @@
 /* 2^53: the largest range of integers a double holds exactly. */
 #define JSON_INT_MAX 9007199254740992.0
 
-static const char *type_name(const cJSON *j)
-{
-    if (!j)
-        return "nothing";
-    if (cJSON_IsNull(j))
-        return "null";
-    if (cJSON_IsBool(j))
-        return "a boolean";
-    if (cJSON_IsNumber(j))
-        return "a number";
-    if (cJSON_IsString(j))
-        return "a string";
-    if (cJSON_IsArray(j))
-        return "an array";
-    return "an object";
-}
-
 static gope_status field_err(const gope_jpos *at, const char *path, const char *key,
                              const char *want, const cJSON *got, gope_err *err)
 {
     return gope_err_set(err, GOPE_ERR_INPUT, "%s:%llu: %s%s%s: expected %s, got %s", at->source,
                         (unsigned long long)at->lineno, path ? path : "", path ? "." : "", key,
-                        want, type_name(got));
+                        want, gope_json_type(got));
 }
 
 gope_status gope_jline_parse(const gope_jpos *at, const char *line, size_t len, cJSON **root,

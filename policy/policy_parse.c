@@ -21,8 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
+#include "gope_json.h"
 #include "policy_int.h"
 
 #define SEL_BIT(s) (1u << (s))
@@ -333,22 +332,6 @@ static gope_status parse_policy(const cJSON *obj, parse_ctx *c, gope_policy *p)
     return GOPE_OK;
 }
 
-/* "invalid JSON at line L, column C" for the byte offset cJSON stopped at. */
-static gope_status invalid_json(const char *buf, size_t len, const char *end,
-                                const char *source, gope_err *err)
-{
-    size_t pos = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : 0;
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < pos; i++, col++) {
-        if (buf[i] == '\n') {
-            line++;
-            col = 0;
-        }
-    }
-    return gope_err_set(err, GOPE_ERR_USAGE, "%s: invalid JSON at line %zu, column %zu",
-                        source, line, col);
-}
-
 /* Checks the array's shape, then parses each policy into `set`. */
 static gope_status parse_array(const cJSON *root, const char *source,
                                gope_policy_set_t **out, gope_err *err)
@@ -388,36 +371,13 @@ static gope_status parse_array(const cJSON *root, const char *source,
 gope_status gope_policies_parse(const char *text, size_t len, const char *source,
                                 gope_policy_set_t **out, gope_err *err)
 {
-    char *buf = NULL;
     cJSON *root = NULL;
-    const char *end = NULL;
-    gope_status st;
-
     *out = NULL;
     if (!source)
         source = "policies";
-    if (len && memchr(text, '\0', len)) {
-        st = gope_err_set(err, GOPE_ERR_USAGE, "%s: invalid JSON: NUL byte at offset %zu",
-                          source, (size_t)((const char *)memchr(text, '\0', len) - text));
-        goto cleanup;
-    }
-    /* cJSON checks require_null_terminated against a NUL inside the buffer. */
-    buf = malloc(len + 1);
-    if (!buf) {
-        st = gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", source);
-        goto cleanup;
-    }
-    if (len)
-        memcpy(buf, text, len);
-    buf[len] = '\0';
-    root = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
-    if (!root) {
-        st = invalid_json(buf, len, end, source, err);
-        goto cleanup;
-    }
-    st = parse_array(root, source, out, err);
-cleanup:
+    gope_status st = gope_json_parse(text, len, source, &root, err);
+    if (st == GOPE_OK)
+        st = parse_array(root, source, out, err);
     cJSON_Delete(root);
-    free(buf);
     return st;
 }

@@ -1,6 +1,10 @@
-/* options.c — parsing and help for gope_cmd_spec tables (see options.h). */
+/* options.c — parsing and help for gope_cmd_spec tables, and the checks of
+ * option values the commands share (see options.h). */
 #include "options.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const gope_opt *find(const gope_cmd_spec *spec, const char *name, size_t len)
@@ -85,5 +89,25 @@ int gope_opts_parse(const gope_cmd_spec *spec, int argc, char **argv, void *sett
         }
         *(const char **)(void *)field = val;
     }
+    return 0;
+}
+
+int gope_opt_u64(const char *cmd, const char *opt, const char *text, uint64_t lo, uint64_t hi,
+                 uint64_t *out)
+{
+    if (!text) {
+        fprintf(stderr, "giftope %s: %s is required (see --help)\n", cmd, opt);
+        return 2;
+    }
+    char *end;
+    errno = 0;
+    const unsigned long long v = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end || errno == ERANGE || v < lo || v > hi) {
+        fprintf(stderr,
+                "giftope %s: %s: '%.200s' is not an integer in [%" PRIu64 ", %" PRIu64 "]\n",
+                cmd, opt, text, lo, hi);
+        return 2;
+    }
+    *out = v;
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef enum { GOPE_OPT_STR, GOPE_OPT_FLAG } gope_opt_type;
@@ -39,5 +40,14 @@ int gope_opts_parse(const gope_cmd_spec *spec, int argc, char **argv, void *sett
                     const char **pos, int *n_pos, bool *help);
 
 void gope_opts_help(const gope_cmd_spec *spec, FILE *fp);
+
+/*! gope_opt_u64() : `text`, the value of option `opt` of `giftope cmd`, as a
+ * decimal integer in [lo, hi] into *out (digits only: no sign, blanks or
+ * suffix). NULL `text` means the option was not given.
+ * @return 0; or 2 after printing "giftope CMD: OPT is required (see --help)"
+ *         or "giftope CMD: OPT: 'TEXT' is not an integer in [LO, HI]" to
+ *         stderr (*out untouched). */
+int gope_opt_u64(const char *cmd, const char *opt, const char *text, uint64_t lo, uint64_t hi,
+                 uint64_t *out);
 
 #endif /* GOPE_CLI_OPTIONS_H */

@@ -10,36 +10,8 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "clitest.h"
 #include "testutil.h"
-
-typedef struct {
-    char *dir;
-    char out[512], err[512], dead[512];
-} run_ctx;
-
-static void ctx_init(run_ctx *c)
-{
-    c->dir = tu_tmpdir();
-    cr_assert(c->dir);
-    snprintf(c->out, sizeof c->out, "%s/out.jsonl", c->dir);
-    snprintf(c->err, sizeof c->err, "%s/err.txt", c->dir);
-    snprintf(c->dead, sizeof c->dead, "%s/dead.jsonl", c->dir);
-}
-
-static void ctx_done(run_ctx *c)
-{
-    tu_rmtree(c->dir);
-    c->dir = NULL;
-}
-
-static char *path_in(const run_ctx *c, const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", c->dir, name);
-    return buf[k];
-}
 
 static const cJSON *summary(const cJSON *lines)
 {
@@ -49,16 +21,10 @@ static const cJSON *summary(const cJSON *lines)
     return s;
 }
 
-static double num(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, k);
-    cr_assert(cJSON_IsNumber(v), "field %s is a number", k);
-    return v->valuedouble;
-}
-
 static void expect_accounting(const cJSON *s)
 {
-    cr_expect_eq(num(s, "lines_read"), num(s, "accepted") + num(s, "rejected") + num(s, "late"),
+    cr_expect_eq(tu_num(s, "lines_read"),
+                 tu_num(s, "accepted") + tu_num(s, "rejected") + tu_num(s, "late"),
                  "lines_read = accepted + rejected + late");
 }
 
@@ -75,12 +41,10 @@ static const char *event_line(char *buf, size_t size, const char *id, long long 
 
 Test(replay_cli, usage_errors_exit_2_with_a_clear_message)
 {
-    run_ctx c;
-    ctx_init(&c);
-    char bad_pol[600];
-    snprintf(bad_pol, sizeof bad_pol, "%s", path_in(&c, "pol.json"));
-    const char *pol = "[{\"name\":\"soft\",\"select\":\"softmax\",\"temperature\":0}]";
-    cr_assert(tu_write_file(bad_pol, pol, strlen(pol)));
+    tu_cli c;
+    tu_cli_init(&c);
+    const char *bad_pol = tu_cli_write(
+        &c, "pol.json", "[{\"name\":\"soft\",\"select\":\"softmax\",\"temperature\":0}]");
     struct {
         const char *args[8];
         const char *needle;
@@ -96,26 +60,20 @@ Test(replay_cli, usage_errors_exit_2_with_a_clear_message)
         {{"replay", "--window", NULL}, "needs a value"},
         {{"replay", "--threads", "3", "-", NULL}, "--threads"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        int rc = tu_run(cases[i].args, NULL, NULL, c.out, c.err);
-        char *err = tu_read_file(c.err, NULL);
-        cr_expect_eq(rc, 2, "case %zu: exit %d", i, rc);
-        cr_expect(err && strstr(err, cases[i].needle), "case %zu: stderr '%s' lacks '%s'", i,
-                  err ? err : "", cases[i].needle);
-        free(err);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        tu_cli_expect(&c, cases[i].args, 2, cases[i].needle);
     const char *help[] = {"replay", "--help", NULL};
-    cr_expect_eq(tu_run(help, NULL, NULL, c.out, c.err), 0);
+    tu_cli_expect(&c, help, 0, NULL);
     char *text = tu_read_file(c.out, NULL);
     cr_expect(text && strstr(text, "--dead-letter") && strstr(text, "--lateness"));
     free(text);
-    ctx_done(&c);
+    tu_cli_done(&c);
 }
 
 Test(replay_cli, stdin_and_several_inputs_form_one_stream)
 {
-    run_ctx c;
-    ctx_init(&c);
+    tu_cli c;
+    tu_cli_init(&c);
     char line[512], a[4096] = "", b[4096] = "";
     for (int i = 0; i < 10; i++)
         strcat(a, event_line(line, sizeof line, (char[]){'a', (char)('0' + i), 0}, 1000 * i,
@@ -123,19 +81,17 @@ Test(replay_cli, stdin_and_several_inputs_form_one_stream)
     for (int i = 0; i < 10; i++)
         strcat(b, event_line(line, sizeof line, (char[]){'b', (char)('0' + i), 0}, 10000 + 1000 * i,
                              i % 2, 0.5, i));
-    cr_assert(tu_write_file(path_in(&c, "a.jsonl"), a, strlen(a)));
-    cr_assert(tu_write_file(path_in(&c, "b.jsonl"), b, strlen(b)));
-    const char *args[] = {"replay", "--quiet", "--window", "5s", "--out", c.out, "-",
-                          path_in(&c, "b.jsonl"), NULL};
-    cr_assert_eq(tu_run(args, NULL, path_in(&c, "a.jsonl"), NULL, c.err), 0);
+    const char *in_a = tu_cli_write(&c, "a.jsonl", a), *in_b = tu_cli_write(&c, "b.jsonl", b);
+    const char *args[] = {"replay", "--quiet", "--window", "5s", "--out", c.out, "-", in_b, NULL};
+    cr_assert_eq(tu_run(args, NULL, in_a, NULL, c.err), 0);
     cJSON *lines = tu_read_jsonl(c.out);
     const cJSON *s = summary(lines);
-    cr_expect_eq(num(s, "lines_read"), 20);
-    cr_expect_eq(num(s, "accepted"), 20);
-    cr_expect_eq(num(s, "windows"), 4);
+    cr_expect_eq(tu_num(s, "lines_read"), 20);
+    cr_expect_eq(tu_num(s, "accepted"), 20);
+    cr_expect_eq(tu_num(s, "windows"), 4);
     expect_accounting(s);
     cJSON_Delete(lines);
-    ctx_done(&c);
+    tu_cli_done(&c);
 }
 
 /* Compress `text` and keep only the first `keep` (0..1) of the bytes. */
@@ -151,15 +107,15 @@ static void write_zst(const char *path, const char *text, double keep)
 
 Test(replay_cli, truncated_zstd_keeps_what_came_before_and_exits_1)
 {
-    run_ctx c;
-    ctx_init(&c);
+    tu_cli c;
+    tu_cli_init(&c);
     char line[512], *text = calloc(1, 1 << 20);
     for (int i = 0; i < 2000; i++) {
         char id[16];
         snprintf(id, sizeof id, "e%d", i);
         strcat(text, event_line(line, sizeof line, id, 1000 * i, i % 2, 0.5, i % 7 == 0));
     }
-    char *zst = path_in(&c, "t.jsonl.zst");
+    const char *zst = tu_cli_path(&c, "t.jsonl.zst");
     write_zst(zst, text, 0.6); /* ends inside a later block */
     const char *args[] = {"replay", "--quiet", "--out", c.out, zst, NULL};
     int rc = tu_run(args, NULL, NULL, NULL, c.err);
@@ -168,31 +124,31 @@ Test(replay_cli, truncated_zstd_keeps_what_came_before_and_exits_1)
     cr_expect(err && strstr(err, zst) && strstr(err, "byte"), "stderr: %s", err ? err : "");
     cJSON *lines = tu_read_jsonl(c.out);
     const cJSON *s = summary(lines);
-    cr_expect_gt(num(s, "accepted"), 0, "lines before the fault were processed");
-    cr_expect_lt(num(s, "accepted"), 2000);
+    cr_expect_gt(tu_num(s, "accepted"), 0, "lines before the fault were processed");
+    cr_expect_lt(tu_num(s, "accepted"), 2000);
     expect_accounting(s);
     cJSON_Delete(lines);
     free(err);
     free(text);
-    ctx_done(&c);
+    tu_cli_done(&c);
 }
 
 Test(replay_cli, missing_input_file_exits_1_and_names_it)
 {
-    run_ctx c;
-    ctx_init(&c);
+    tu_cli c;
+    tu_cli_init(&c);
     const char *args[] = {"replay", "--quiet", "--out", c.out, "/nonexistent/x.jsonl", NULL};
     cr_expect_eq(tu_run(args, NULL, NULL, NULL, c.err), 1);
     char *err = tu_read_file(c.err, NULL);
     cr_expect(err && strstr(err, "/nonexistent/x.jsonl"));
     free(err);
-    ctx_done(&c);
+    tu_cli_done(&c);
 }
 
 Test(replay_cli, bad_input_corpus_is_fully_accounted_for)
 {
-    run_ctx c;
-    ctx_init(&c);
+    tu_cli c;
+    tu_cli_init(&c);
     char corpus[512];
     snprintf(corpus, sizeof corpus, "%s/bad/lines.jsonl", GOPE_TEST_DATA);
     size_t len;
@@ -201,38 +157,38 @@ Test(replay_cli, bad_input_corpus_is_fully_accounted_for)
     size_t n_lines = 0;
     for (size_t i = 0; i < len; i++)
         n_lines += text[i] == '\n';
+    const char *dead_letter = tu_cli_path(&c, "dead.jsonl");
     const char *args[] = {"replay", "--quiet", "--window", "1h", "--out", c.out,
-                          "--dead-letter", c.dead, corpus, NULL};
+                          "--dead-letter", dead_letter, corpus, NULL};
     cr_assert_eq(tu_run(args, NULL, NULL, NULL, c.err), 0);
-    cJSON *lines = tu_read_jsonl(c.out), *dead = tu_read_jsonl(c.dead);
+    cJSON *lines = tu_read_jsonl(c.out), *dead = tu_read_jsonl(dead_letter);
     cr_assert(lines && dead, "outputs are JSON lines");
     const cJSON *s = summary(lines);
-    cr_expect_eq(num(s, "lines_read"), (double)n_lines);
+    cr_expect_eq(tu_num(s, "lines_read"), (double)n_lines);
     expect_accounting(s);
-    cr_expect_eq(cJSON_GetArraySize(dead), num(s, "rejected") + num(s, "late"),
+    cr_expect_eq(cJSON_GetArraySize(dead), tu_num(s, "rejected") + tu_num(s, "late"),
                  "every refused line is in the dead-letter file");
-    cr_expect_gt(num(s, "rejected"), 10);
+    cr_expect_gt(tu_num(s, "rejected"), 10);
     const cJSON *d;
     cJSON_ArrayForEach(d, dead)
     {
         cr_expect_str_eq(cJSON_GetObjectItem(d, "source")->valuestring, corpus);
-        cr_expect_geq(num(d, "line"), 1);
+        cr_expect_geq(tu_num(d, "line"), 1);
         cr_expect(cJSON_GetObjectItem(d, "raw") || cJSON_GetObjectItem(d, "raw_base64"));
     }
     cJSON_Delete(lines);
     cJSON_Delete(dead);
     free(text);
-    ctx_done(&c);
+    tu_cli_done(&c);
 }
 
 Test(replay_cli, logging_policy_on_its_own_logs_estimates_the_mean_reward)
 {
-    run_ctx c;
-    ctx_init(&c);
+    tu_cli c;
+    tu_cli_init(&c);
     /* uniform logging over 2 candidates, evaluated with the uniform policy:
      * every weight is exactly 1, so ips = snips = logged mean reward. */
-    const char *pol = "[{\"name\":\"u\",\"select\":\"uniform\"}]";
-    cr_assert(tu_write_file(path_in(&c, "p.json"), pol, strlen(pol)));
+    const char *pol = tu_cli_write(&c, "p.json", "[{\"name\":\"u\",\"select\":\"uniform\"}]");
     char line[512], *text = calloc(1, 1 << 16);
     double sum = 0;
     for (int i = 0; i < 100; i++) {
@@ -242,9 +198,8 @@ Test(replay_cli, logging_policy_on_its_own_logs_estimates_the_mean_reward)
         sum += r;
         strcat(text, event_line(line, sizeof line, id, 1000 * i, i % 2, 0.5, r));
     }
-    cr_assert(tu_write_file(path_in(&c, "l.jsonl"), text, strlen(text)));
-    const char *args[] = {"replay", "--quiet", "--policies", path_in(&c, "p.json"), "--out",
-                          c.out, path_in(&c, "l.jsonl"), NULL};
+    const char *args[] = {"replay", "--quiet", "--policies", pol, "--out", c.out,
+                          tu_cli_write(&c, "l.jsonl", text), NULL};
     cr_assert_eq(tu_run(args, NULL, NULL, NULL, c.err), 0);
     cJSON *lines = tu_read_jsonl(c.out);
     const cJSON *rec = cJSON_GetArrayItem(lines, 0);
@@ -252,31 +207,33 @@ Test(replay_cli, logging_policy_on_its_own_logs_estimates_the_mean_reward)
     double mean = sum / 100;
     const char *names[] = {"ips", "snips", "logged", "ips_clip"};
     for (size_t i = 0; i < 4; i++)
-        cr_expect(tu_close(num(cJSON_GetObjectItem(est, names[i]), "value"), mean), "%s", names[i]);
+        cr_expect(tu_close(tu_num(cJSON_GetObjectItem(est, names[i]), "value"), mean), "%s",
+                  names[i]);
     cJSON_Delete(lines);
     free(text);
-    ctx_done(&c);
+    tu_cli_done(&c);
 }
 
 /* The reader thread changes speed, never output: window records, summary
  * and dead letters are byte-identical with --threads 1 and 2. */
 Test(replay_cli, thread_count_does_not_change_a_byte)
 {
-    run_ctx c;
-    ctx_init(&c);
+    tu_cli c;
+    tu_cli_init(&c);
     char corpus[512], sample[512];
     snprintf(corpus, sizeof corpus, "%s/bad/lines.jsonl", GOPE_TEST_DATA);
     snprintf(sample, sizeof sample, "%s/../../schemas/examples/alloc.sample.jsonl.zst",
              GOPE_TEST_DATA);
+    const char *dead_letter = tu_cli_path(&c, "dead.jsonl");
     char *out[2], *dead[2];
     size_t out_len[2], dead_len[2];
     for (int t = 0; t < 2; t++) {
         const char *args[] = {"replay", "--quiet", "--threads", t ? "2" : "1", "--window", "1h",
-                              "--slide", "10m", "--out", c.out, "--dead-letter", c.dead,
+                              "--slide", "10m", "--out", c.out, "--dead-letter", dead_letter,
                               sample, corpus, sample, NULL};
         cr_assert_eq(tu_run(args, NULL, NULL, NULL, c.err), 0);
         out[t] = tu_read_file(c.out, &out_len[t]);
-        dead[t] = tu_read_file(c.dead, &dead_len[t]);
+        dead[t] = tu_read_file(dead_letter, &dead_len[t]);
         cr_assert(out[t] && dead[t]);
     }
     cr_expect(out_len[0] > 1000 && dead_len[0] > 1000);
@@ -286,5 +243,5 @@ Test(replay_cli, thread_count_does_not_change_a_byte)
         free(out[t]);
         free(dead[t]);
     }
-    ctx_done(&c);
+    tu_cli_done(&c);
 }

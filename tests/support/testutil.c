@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
 
+#include <criterion/criterion.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
@@ -107,6 +108,51 @@ cJSON *tu_read_jsonl(const char *path)
     }
     free(text);
     return arr;
+}
+
+int tu_validate_schema(const char *const *paths, bool quiet)
+{
+    char cmd[8192];
+    size_t len = (size_t)snprintf(cmd, sizeof cmd,
+                                  "python3 '" GOPE_TEST_DATA "/../e2e/validate_schema.py' '"
+                                  GOPE_TEST_DATA "/../../schemas'");
+    for (size_t i = 0; paths[i] && len < sizeof cmd; i++)
+        len += (size_t)snprintf(cmd + len, sizeof cmd - len, " '%s'", paths[i]);
+    if (quiet && len < sizeof cmd)
+        len += (size_t)snprintf(cmd + len, sizeof cmd - len, " >/dev/null");
+    if (len >= sizeof cmd)
+        return -1;
+    fflush(NULL);
+    const int st = system(cmd);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const cJSON *tu_get(const cJSON *o, const char *path)
+{
+    char key[64];
+    const char *rest = path, *dot;
+    while (o && (dot = strchr(rest, '.'))) {
+        snprintf(key, sizeof key, "%.*s", (int)(dot - rest), rest);
+        o = cJSON_GetObjectItemCaseSensitive(o, key);
+        rest = dot + 1;
+    }
+    o = cJSON_GetObjectItemCaseSensitive(o, rest);
+    cr_assert(o, "missing %s", path);
+    return o;
+}
+
+double tu_num(const cJSON *o, const char *path)
+{
+    const cJSON *v = tu_get(o, path);
+    cr_assert(cJSON_IsNumber(v), "%s is not a number", path);
+    return v->valuedouble;
+}
+
+const char *tu_str(const cJSON *o, const char *path)
+{
+    const cJSON *v = tu_get(o, path);
+    cr_assert(cJSON_IsString(v), "%s is not a string", path);
+    return v->valuestring;
 }
 
 char *tu_tmpdir(void)

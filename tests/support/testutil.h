@@ -1,5 +1,6 @@
 /* testutil.h — helpers shared by the test files: running the giftope binary,
- * reading files, JSON-lines parsing and the oracle tolerance. */
+ * reading files, JSON-lines parsing, dotted-path lookups in JSON output, the
+ * JSON Schema check and the oracle tolerance. */
 #ifndef GOPE_TESTUTIL_H
 #define GOPE_TESTUTIL_H
 
@@ -22,6 +23,21 @@ bool tu_write_file(const char *path, const void *data, size_t len);
 
 /* Parse a JSON-lines file: a cJSON array of its lines (each must parse). */
 cJSON *tu_read_jsonl(const char *path);
+
+/* python3 tests/e2e/validate_schema.py: every line of each file in `paths`
+ * (NULL-terminated) against the schema in schemas/ that its "schema" field
+ * names. The validator's report (file:line: field: message) goes to stdout
+ * unless `quiet`. @return 0 every line valid, 1 some line invalid, 77 python3
+ * has no jsonschema (the caller skips the check), -1 it could not run. */
+int tu_validate_schema(const char *const *paths, bool quiet);
+
+/* The member of `o` at a dotted path ("lift.sim", "verdicts.launch"); fails
+ * the calling Criterion test (cr_assert) when a step is missing. */
+const cJSON *tu_get(const cJSON *o, const char *path);
+
+/* tu_get, and the member must be a number / a string (cr_assert). */
+double tu_num(const cJSON *o, const char *path);
+const char *tu_str(const cJSON *o, const char *path);
 
 /* A fresh temporary directory path (mkdtemp under /tmp); free() it. */
 char *tu_tmpdir(void);
