@@ -104,12 +104,30 @@ double gope_sim_externality(const gope_sim_world_t *w, uint32_t streamer, const 
     return m;
 }
 
+void gope_sim__pair_static(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
+                           double *p0, double *tier)
+{
+    const double match = gope_sim_match(w, user, streamer);
+    *p0 = gift_prob(w, user, streamer, match, 0);
+    *tier = tier_mean(w, tier_a(w, user, match));
+}
+
 double gope_sim_true_ev(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
                         const gope_sim_room *room)
 {
-    const double match = gope_sim_match(w, user, streamer);
-    return gift_prob(w, user, streamer, match, room->big_gifts) * tier_mean(w, tier_a(w, user, match)) *
-           gope_sim_externality(w, streamer, room);
+    double p, tier;
+    if (w->pair_p0) {
+        const size_t i = (size_t)user * w->n_streamers + streamer;
+        tier = w->pair_tier[i];
+        p = room->big_gifts == 0 ? w->pair_p0[i]
+                                 : gift_prob(w, user, streamer, gope_sim_match(w, user, streamer),
+                                             room->big_gifts);
+    } else {
+        const double match = gope_sim_match(w, user, streamer);
+        p = gift_prob(w, user, streamer, match, room->big_gifts);
+        tier = tier_mean(w, tier_a(w, user, match));
+    }
+    return p * tier * gope_sim_externality(w, streamer, room);
 }
 
 /* Unbiased multiplicative lognormal error, fixed per (user, streamer) pair:

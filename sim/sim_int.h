@@ -14,6 +14,17 @@
  * every candidate of every decision, which was a quarter of a run's time. */
 #define GOPE_SIM_NOISE_TABLE (1u << 25)
 
+/* Up to this many pairs the static part of the gift model is tabulated too
+ * (16 bytes a pair: 80 MB for giftlive-v2): a candidate's true EV is then two
+ * loads and two products unless its streamer has big gifts, instead of a dot
+ * product and two exp(). The table holds the same doubles the direct
+ * computation gives, so results do not depend on it. */
+#define GOPE_SIM_PAIR_TABLE (1u << 23)
+
+/* p(gift) with N_s = 0 and E[tier] of a pair, computed directly. */
+void gope_sim__pair_static(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
+                           double *p0, double *tier);
+
 /* The EV model's error factor of a pair, exp(sd z - sd^2/2) rounded to float
  * (so tabulated and computed factors are the same numbers). */
 float gope_sim__noise_factor(const gope_sim_world_t *w, uint32_t user, uint32_t streamer);
@@ -38,6 +49,9 @@ struct gope_sim_world_s {
     double *sigma_ratio;    /* sigma / ev = sqrt(exp(noise_sd^2) - 1) */
     float *noise_mult;      /* n_users x n_streamers EV error factors; NULL when
                              * the world has more than GOPE_SIM_NOISE_TABLE pairs */
+    double *pair_p0;        /* n_users x n_streamers: p(gift) with N_s = 0 */
+    double *pair_tier;      /* n_users x n_streamers: E[tier]; both NULL above
+                             * GOPE_SIM_PAIR_TABLE pairs */
     double *content;        /* n_streamers x dim, unit rows */
     int64_t *capacity;
     bool *cold_start, *head;

@@ -113,17 +113,24 @@ static void build_streamers(gope_sim_world_t *w, ranked *order, double *key)
     unit_vectors(w->seed, GOPE_RNG_STREAMER_CONTENT, n, w->dim, w->content);
 }
 
-/* The EV error table (sim_int.h says why), when the world is small enough. */
-static bool build_noise(gope_sim_world_t *w)
+/* The per-pair tables (sim_int.h says why), when the world is small enough. */
+static bool build_pair_tables(gope_sim_world_t *w)
 {
     const uint64_t pairs = (uint64_t)w->n_users * w->n_streamers;
-    if (pairs > GOPE_SIM_NOISE_TABLE)
-        return true;
-    if (!(w->noise_mult = malloc(pairs * sizeof *w->noise_mult)))
+    if (pairs <= GOPE_SIM_NOISE_TABLE && !(w->noise_mult = malloc(pairs * sizeof *w->noise_mult)))
         return false;
-    for (uint32_t u = 0; u < w->n_users; u++)
-        for (uint32_t s = 0; s < w->n_streamers; s++)
-            w->noise_mult[(size_t)u * w->n_streamers + s] = gope_sim__noise_factor(w, u, s);
+    if (pairs <= GOPE_SIM_PAIR_TABLE &&
+        (!(w->pair_p0 = malloc(pairs * sizeof *w->pair_p0)) ||
+         !(w->pair_tier = malloc(pairs * sizeof *w->pair_tier))))
+        return false;
+    for (uint32_t u = 0; u < w->n_users && (w->noise_mult || w->pair_p0); u++)
+        for (uint32_t s = 0; s < w->n_streamers; s++) {
+            const size_t i = (size_t)u * w->n_streamers + s;
+            if (w->noise_mult)
+                w->noise_mult[i] = gope_sim__noise_factor(w, u, s);
+            if (w->pair_p0)
+                gope_sim__pair_static(w, u, s, &w->pair_p0[i], &w->pair_tier[i]);
+        }
     return true;
 }
 
@@ -189,7 +196,7 @@ gope_status gope_sim_world_new(const gope_world_conf *conf, uint64_t seed,
     build_users(w, order);
     build_streamers(w, order, key);
     build_tables(w);
-    if (!build_noise(w))
+    if (!build_pair_tables(w))
         goto nomem;
     free(order);
     free(key);
@@ -220,6 +227,8 @@ void gope_sim_world_free(gope_sim_world_t *w)
     free(w->noise_bias);
     free(w->sigma_ratio);
     free(w->noise_mult);
+    free(w->pair_p0);
+    free(w->pair_tier);
     free(w->content);
     free(w->capacity);
     free(w->cold_start);

@@ -187,6 +187,27 @@ Test(sim_gift, true_ev_is_the_sampling_mean)
     gope_sim_world_free(w);
 }
 
+/* The tabulated static part (small worlds) gives the formula's value, with
+ * and without big gifts in the room (the second path recomputes p(gift)). */
+Test(sim_gift, true_ev_is_the_formula)
+{
+    gope_world_conf c = tu_small_world();
+    c.capacity_externality = true;
+    gope_sim_world_t *w = tu_make_world(&c, 21);
+    for (uint32_t u = 0; u < 60; u++)
+        for (uint32_t s = 0; s < c.n_streamers; s += 7) {
+            const gope_sim_room room = {.big_gifts = u % 3 ? 0 : 4, .load = 1 + u % 90};
+            double probs[GOPE_SIM_TIERS], tier = 0;
+            gope_sim_tier_probs(w, u, s, probs);
+            for (int k = 0; k < GOPE_SIM_TIERS; k++)
+                tier += probs[k] * c.tiers[k];
+            const double want = gope_sim_gift_prob(w, u, s, &room) * tier * gope_sim_externality(w, s, &room);
+            const double got = gope_sim_true_ev(w, u, s, &room);
+            cr_assert_lt(fabs(got - want), 1e-12 * want, "user %u streamer %u: %.17g vs %.17g", u, s, got, want);
+        }
+    gope_sim_world_free(w);
+}
+
 Test(sim_gift, model_ev_without_noise_is_the_truth)
 {
     gope_world_conf c = tu_small_world();
