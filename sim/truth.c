@@ -7,8 +7,16 @@
  * runs on it, so no run builds a world of its own and, because the engine keys
  * every random draw by (seed, decision), all policies of one seed see the
  * same arrivals and uniforms. What each run leaves behind is small and kept
- * per (policy, seed): V_online = revenue / decisions, the revenue, and every
- * metric of gope_metrics_names() with whether it was defined. The summaries
+ * per (policy, seed): V_online, the revenue, and every metric of
+ * gope_metrics_names() with whether it was defined.
+ *
+ * V_online is the run's mean of sum_j pi_j true_ev_j, the expected reward of
+ * each decision given everything before it, not the realised revenue per
+ * decision (also written, as v_online_realized). Both estimate the same
+ * on-policy value without bias, but a run's realised revenue carries the
+ * gift draws' heavy tail (a 13,140 gift is one in 2,000 gifts) while the
+ * expectation keeps only what the trajectory itself varies: its interval
+ * over seeds is several times narrower (docs/truth.md). The summaries
  * over seeds are computed only when the lines are written: a mean and 95% t
  * interval per value (gope_mean_ci95), over the seeds where it is defined,
  * and the same over the per-seed differences policy - logging policy. Those
@@ -279,7 +287,7 @@ static gope_status run_one(gope_simtruth_t *t, const gope_sim_world_t *w,
         st = gope_metrics_finish(acc, &m, err);
     if (st == GOPE_OK) {
         const size_t cell = r * (size_t)t->c.seeds + k;
-        t->v_online[cell] = sum.revenue / (double)sum.decisions;
+        t->v_online[cell] = sum.v_static; /* E[reward | state] along the run: see top */
         t->revenue[cell] = sum.revenue;
         for (size_t i = 0; i < t->nm; i++)
             t->met[cell * t->nm + i] = gope_metrics_value(&m, i, &t->met_ok[cell * t->nm + i]);
@@ -428,6 +436,10 @@ static void policy_line(gope_jbuf *b, const gope_simtruth_t *t, size_t p)
     gope_jbuf_str(b, p == t->logging ? "true" : "false");
     const gope_mean_ci on = gope_mean_ci95(&t->v_online[p * n], n);
     put_summary(b, "v_online", &on, true);
+    for (size_t k = 0; k < n; k++)
+        t->scratch[k] = t->revenue[p * n + k] / (double)t->c.decisions;
+    const gope_mean_ci realized = gope_mean_ci95(t->scratch, n);
+    put_summary(b, "v_online_realized", &realized, true);
     put_v_static(b, t, r);
     gope_jbuf_key(b, "vs_logging");
     gope_jbuf_raw(b, "{", 1);

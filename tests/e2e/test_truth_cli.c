@@ -263,8 +263,10 @@ Test(truth_cli, one_seed_matches_giftope_sim)
     const cJSON *soft = cJSON_GetArrayItem(lines, 2);
     cr_expect_str_eq(tu_get(soft, "policy")->valuestring, "soft");
     cr_expect(cJSON_IsTrue(tu_get(soft, "logging")), "the log's logging_policy");
-    cr_expect_eq(tu_num(soft, "v_online.mean"), tu_num(s, "revenue_per_decision"),
-                 "truth %.17g, sim %.17g", tu_num(soft, "v_online.mean"),
+    cr_expect_eq(tu_num(soft, "v_online.mean"), tu_num(s, "v_static"),
+                 "truth %.17g, sim %.17g", tu_num(soft, "v_online.mean"), tu_num(s, "v_static"));
+    cr_expect_eq(tu_num(soft, "v_online_realized.mean"), tu_num(s, "revenue_per_decision"),
+                 "truth %.17g, sim %.17g", tu_num(soft, "v_online_realized.mean"),
                  tu_num(s, "revenue_per_decision"));
     const double vs = tu_num(soft, "v_static.value"), want = tu_num(s, "v_static");
     cr_expect(fabs(vs - want) <= 1e-12 * fabs(want), "V_static %.17g, sim %.17g", vs, want);
@@ -360,8 +362,10 @@ Test(truth_cli, allocator_logging_matches_giftope_sim)
     const double vs = tu_num(wl, "v_static.value"), want = tu_num(s, "v_static");
     cr_expect(fabs(vs - want) <= 1e-12 * fabs(want), "V_static %.17g, sim %.17g", vs, want);
     cr_expect_eq(tu_num(wl, "v_static.n"), 800);
-    cr_expect(tu_close(tu_num(wl, "v_online.mean"), tu_num(s, "revenue_per_decision")),
-              "truth %.17g, sim %.17g", tu_num(wl, "v_online.mean"),
+    cr_expect(tu_close(tu_num(wl, "v_online.mean"), tu_num(s, "v_static")), "truth %.17g, sim %.17g",
+              tu_num(wl, "v_online.mean"), tu_num(s, "v_static"));
+    cr_expect(tu_close(tu_num(wl, "v_online_realized.mean"), tu_num(s, "revenue_per_decision")),
+              "truth %.17g, sim %.17g", tu_num(wl, "v_online_realized.mean"),
               tu_num(s, "revenue_per_decision"));
     const char *set[] = {"greedy", "uniform", "soft"};
     for (int i = 0; i < 3; i++) {

@@ -32,7 +32,9 @@ Test(sim_truth, one_seed_equals_a_direct_run)
         const cJSON *l = cJSON_GetArrayItem(lines, (int)p);
         cr_expect_str_eq(tu_get(l, "policy")->valuestring, gope_policy_name(set, p));
         cr_expect_eq(cJSON_IsTrue(tu_get(l, "logging")), p == lg);
-        cr_expect_eq(tu_num(l, "v_online.mean"), r.sum.revenue / 150.0, "%s",
+        cr_expect_eq(tu_num(l, "v_online.mean"), r.sum.v_static, "%s: expected reward per decision",
+                     gope_policy_name(set, p));
+        cr_expect_eq(tu_num(l, "v_online_realized.mean"), r.sum.revenue / 150.0, "%s",
                      gope_policy_name(set, p));
         cr_expect_eq(tu_num(l, "v_online.n"), 1);
         cr_expect(cJSON_IsNull(tu_get(l, "v_online.sd")) &&
@@ -50,7 +52,9 @@ Test(sim_truth, one_seed_equals_a_direct_run)
                 cr_expect(cJSON_IsNull(tu_get(mb, "mean")), "%s", names[i]);
         }
         const double rpd = tu_num(tu_get(tu_get(l, "metrics"), "revenue_per_decision"), "mean");
-        cr_expect(tu_close(rpd, tu_num(l, "v_online.mean")), "V_online is revenue per decision");
+        cr_expect(tu_close(rpd, tu_num(l, "v_online_realized.mean")), "realised revenue per decision");
+        const double vsm = tu_num(tu_get(tu_get(l, "metrics"), "v_static_mean"), "mean");
+        cr_expect(tu_close(vsm, tu_num(l, "v_online.mean")), "V_online is the run's mean expectation");
     }
     cJSON_Delete(lines);
     gope_policies_free(set);
@@ -69,7 +73,7 @@ Test(sim_truth, summaries_over_seeds_are_gope_stats_of_the_runs)
     for (uint64_t k = 0; k < 4; k++) {
         const trf_direct a = trf_run_direct(&wc, 40 + k, set, "ucb", 120);
         const trf_direct b = trf_run_direct(&wc, 40 + k, set, "eps_greedy", 120);
-        v[k] = a.sum.revenue / 120.0;
+        v[k] = a.sum.v_static;
         diff[k] = a.sum.revenue - b.sum.revenue;
         if (a.m.streamer_gini_all.ok)
             gini[ngini++] = a.m.streamer_gini_all.v;

@@ -22,12 +22,13 @@
 #define FREQ "frequency_cap:cap=1,cooldown=60"
 #define SHADOW "shadow_price_online"
 
-/* V_online over seeds 3 and 4 of `spec`, as direct runs give it. */
+/* V_online over seeds 3 and 4 of `spec`, as direct runs give it (each run's
+ * mean expected reward per decision). */
 static gope_mean_ci direct_online(const gope_world_conf *wc, const gope_policy_set_t *set,
                                   const char *spec, double per_seed[2])
 {
     for (uint64_t k = 0; k < 2; k++)
-        per_seed[k] = trf_run_direct(wc, 3 + k, set, spec, 250).sum.revenue / 250.0;
+        per_seed[k] = trf_run_direct(wc, 3 + k, set, spec, 250).sum.v_static;
     return gope_mean_ci95(per_seed, 2);
 }
 
