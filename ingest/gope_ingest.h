@@ -171,4 +171,82 @@ void gope_source_progress(const gope_source_t *src, uint64_t *consumed,
 /*! gope_source_close() : closes and frees; NULL does nothing. */
 void gope_source_close(gope_source_t *src);
 
+/* ------------------------------------------------------------ Kafka source
+ * A consumer-group source (ingest/kafka_source.c, librdkafka): every message
+ * of the subscribed topics is one line. Delivery is at-least-once: the
+ * offset of a message is stored only once the caller says it has processed
+ * it (gope_kafka_source_store), and stored offsets are committed by
+ * librdkafka's auto-commit, on a revoke and on close, so a restarted member
+ * resumes after the last message processed. librdkafka's own logs and
+ * errors are handed to a callback on the caller's thread (from inside
+ * gope_kafka_source_next), never printed: librdkafka retries an unreachable
+ * broker on its own; only a fatal error ends consumption.
+ */
+
+typedef struct gope_kafka_source_s gope_kafka_source_t;
+
+/* A log line from librdkafka: syslog `level` (3 error .. 7 debug), `what`
+ * a short tag (librdkafka's facility or error name), `msg` the text. */
+typedef void (*gope_kafka_log_fn)(void *ctx, int level, const char *what, const char *msg);
+
+typedef struct {
+    const char *brokers;            /* bootstrap.servers, "HOST:PORT[,...]" */
+    const char *const *topics;      /* subscribed topics */
+    size_t n_topics;                /* >= 1 */
+    const char *group;              /* group.id */
+    const char *const *props;       /* librdkafka "key=value" settings (-X) */
+    size_t n_props;
+    gope_kafka_log_fn log;          /* NULL: logs are dropped */
+    void *log_ctx;
+} gope_kafka_conf;
+
+/* One message as a line. `line.data` is the payload; `line.offset` the
+ * message's offset in its partition and `line.lineno` that offset + 1 (the
+ * 1-based position dead letters need); `source` is "kafka:TOPIC/PARTITION".
+ * Everything is valid until the next call on the source. */
+typedef struct {
+    gope_line line;
+    const char *source;
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+} gope_kafka_msg;
+
+/*! gope_kafka_source_open() : a consumer in `conf->group` subscribed to
+ * `conf->topics`. Defaults: auto.offset.reset=earliest, cooperative-sticky
+ * assignment, enable.auto.commit=true; `conf->props` are applied after the
+ * defaults and may override them, except bootstrap.servers, group.id and
+ * enable.auto.offset.store, which the source owns (offsets are stored after
+ * processing). Connecting happens in the background: an unreachable broker
+ * is not an error here. On success *out owns the consumer.
+ * @return GOPE_OK and *out; GOPE_ERR_USAGE naming the property for a
+ *         setting librdkafka refuses (unknown key, bad value), a reserved
+ *         key, an item without '=', or no topic; GOPE_ERR_IO when the
+ *         consumer cannot be created or subscribed; GOPE_ERR_NOMEM. */
+gope_status gope_kafka_source_open(const gope_kafka_conf *conf, gope_kafka_source_t **out,
+                                   gope_err *err);
+
+/*! gope_kafka_source_next() : wait up to `timeout_ms` for the next message
+ * and fill *msg. Serves the log callback and partition rebalances while it
+ * waits; consumer errors that librdkafka recovers from (broker down, topic
+ * not available yet) go to the log callback and are not returned.
+ * @return GOPE_OK and *msg; GOPE_EOF when no message came within the
+ *         timeout (a topic has no end: call again or stop); GOPE_ERR_IO on a
+ *         fatal consumer error, `err` holding librdkafka's reason. */
+gope_status gope_kafka_source_next(gope_kafka_source_t *ks, int timeout_ms,
+                                   gope_kafka_msg *msg, gope_err *err);
+
+/*! gope_kafka_source_store() : the message last returned by next() has been
+ * processed: store its offset + 1 for the next commit. A message whose
+ * partition was revoked meanwhile is not stored (its new owner reads it
+ * again). Calling it twice, or before any message, does nothing.
+ * @return GOPE_OK; GOPE_ERR_IO when librdkafka refuses the offset. */
+gope_status gope_kafka_source_store(gope_kafka_source_t *ks, gope_err *err);
+
+/*! gope_kafka_source_close() : commit the stored offsets (synchronously),
+ * leave the group and free everything; NULL does nothing (GOPE_OK). The
+ * source is freed whatever the result.
+ * @return GOPE_OK; GOPE_ERR_IO naming the failed commit or close. */
+gope_status gope_kafka_source_close(gope_kafka_source_t *ks, gope_err *err);
+
 #endif /* GOPE_INGEST_H */

@@ -14,33 +14,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../jsonbuf.h"
-#include "agree_int.h"
 #include "commands.h"
-#include "gope_ope.h"
+#include "evalrun.h"
 #include "options.h"
 
 typedef struct {
-    const char *policies, *window, *slide, *lateness, *estimators, *out, *dead_letter;
-    const char *dedupe_horizon, *decoder, *threads, *truth, *rules;
+    gope_eval_opts eval;
+    const char *decoder, *threads;
     bool quiet, decode_only;
 } replay_opts;
 
 #define OPT(n, v, f, d, h) {n, v, GOPE_OPT_STR, offsetof(replay_opts, f), d, h}
 #define FLAG(n, f, h) {n, NULL, GOPE_OPT_FLAG, offsetof(replay_opts, f), NULL, h}
 static const gope_opt replay_table[] = {
-    OPT("--policies", "FILE", policies, NULL, "policies.v1 JSON file (built-in default set when absent)"),
-    OPT("--window", "DUR|all", window, "all", "window size, e.g. 90s, 5m, 1h, 1d"),
-    OPT("--slide", "DUR", slide, NULL, "hop between window starts; divides --window (tumbling when absent)"),
-    OPT("--lateness", "DUR", lateness, "0", "watermark = max event time seen - lateness"),
-    OPT("--estimators", "LIST", estimators, "all", "e.g. snips,dr,ips_clip:lambda=50 (logged is always included)"),
-    OPT("--out", "FILE", out, "-", "window records and run summary, JSON lines"),
-    OPT("--dead-letter", "FILE", dead_letter, NULL, "rejected and late lines with source, line, offset, reason"),
-    OPT("--dedupe-horizon", "DUR", dedupe_horizon, "10m", "event-time span in which a repeated event_id is a duplicate"),
+    GOPE_EVAL_OPT_ROWS(replay_opts, eval),
     OPT("--decoder", "fast|cjson", decoder, "fast", "event decoder; cjson is the slow reference"),
     OPT("--threads", "1|2", threads, "2", "2: read and decode on a second thread (same results, faster)"),
-    OPT("--truth", "FILE", truth, NULL, "simulator truth (truth.v1): every record gets an agreement block (docs/agreement.md)"),
-    OPT("--rules", "LIST", rules, NULL, "with --truth: verdict thresholds, e.g. ess_min=100,rel_max=0.2"),
     FLAG("--quiet", quiet, "no progress on stderr"),
     FLAG("--decode-only", decode_only, "read and validate only, no estimation (benchmarking)"),
 };
@@ -56,60 +45,21 @@ static const gope_cmd_spec replay_spec = {
     .n_opts = sizeof replay_table / sizeof replay_table[0],
 };
 
-static int usage_error(const gope_err *err)
+/* replay's own pipeline settings: decoder, threads, decode-only. */
+static int replay_conf(const replay_opts *o, gope_pipeline_conf *pc)
 {
-    fprintf(stderr, "giftope replay: %s\n", err->msg);
-    return 2;
-}
-
-static gope_status window_conf(const replay_opts *o, gope_pipeline_conf *pc, gope_err *err)
-{
-    gope_status st;
-    if (strcmp(o->window, "all") == 0) {
-        if (o->slide)
-            return gope_err_set(err, GOPE_ERR_USAGE, "--slide needs a sized --window");
-    } else {
-        if ((st = gope_duration_parse(o->window, "--window", &pc->window.size_ms, err)))
-            return st;
-        if (pc->window.size_ms == 0)
-            return gope_err_set(err, GOPE_ERR_USAGE, "--window must be positive");
-        pc->window.slide_ms = pc->window.size_ms;
-        if (o->slide && (st = gope_duration_parse(o->slide, "--slide", &pc->window.slide_ms, err)))
-            return st;
-        if (pc->window.slide_ms == 0)
-            return gope_err_set(err, GOPE_ERR_USAGE, "--slide must be positive");
+    if (strcmp(o->decoder, "fast") != 0 && strcmp(o->decoder, "cjson") != 0) {
+        fprintf(stderr, "giftope replay: --decoder: '%s' is not fast or cjson\n", o->decoder);
+        return 2;
     }
-    if ((st = gope_duration_parse(o->lateness, "--lateness", &pc->window.lateness_ms, err)))
-        return st;
-    if ((st = gope_duration_parse(o->dedupe_horizon, "--dedupe-horizon",
-                                  &pc->dedupe_horizon_ms, err)))
-        return st;
-    if (strcmp(o->decoder, "fast") != 0 && strcmp(o->decoder, "cjson") != 0)
-        return gope_err_set(err, GOPE_ERR_USAGE, "--decoder: '%s' is not fast or cjson",
-                            o->decoder);
+    if (strcmp(o->threads, "1") != 0 && strcmp(o->threads, "2") != 0) {
+        fprintf(stderr, "giftope replay: --threads: '%s' is not 1 or 2\n", o->threads);
+        return 2;
+    }
     pc->use_cjson_decoder = strcmp(o->decoder, "cjson") == 0;
-    if (strcmp(o->threads, "1") != 0 && strcmp(o->threads, "2") != 0)
-        return gope_err_set(err, GOPE_ERR_USAGE, "--threads: '%s' is not 1 or 2", o->threads);
     pc->decode_only = o->decode_only;
     pc->require_reward = true;
-    return GOPE_OK;
-}
-
-/* --truth: the agreement session the records pass through.
- * @return 0, 1 (a malformed truth file, out of memory) or 2 (usage). */
-static int open_agreement(const replay_opts *o, gope_agree_rules *rules, gope_truth_t **truth,
-                          gope_agree_t **agree)
-{
-    gope_err err = {{0}};
-    gope_status st = gope_agree_rules_parse(o->rules, rules, &err);
-    if (st == GOPE_OK)
-        st = gope_truth_load(o->truth, truth, &err);
-    if (st == GOPE_OK)
-        st = gope_agree_new(*truth, rules, agree, &err);
-    if (st == GOPE_OK)
-        return 0;
-    fprintf(stderr, "giftope replay: %s\n", err.msg);
-    return st == GOPE_ERR_INPUT || st == GOPE_ERR_NOMEM ? 1 : 2;
+    return 0;
 }
 
 /* Progress on stderr, at most twice a second. */
@@ -176,9 +126,8 @@ static int run_input(gope_pipeline_t *pl, const gope_pipeline_conf *pc, int thre
     return rc;
 }
 
-/* The summary's run description: inputs, policies, estimators, windows. */
-static void describe_run(gope_jbuf *b, const replay_opts *o, const gope_pipeline_conf *pc,
-                         const gope_policy_set_t *pol, const gope_estset_t *set,
+/* The summary's run description: inputs, then the shared part, then the decoder. */
+static void describe_run(gope_jbuf *b, const replay_opts *o, const gope_eval *ev,
                          const char **inputs, int n_inputs)
 {
     gope_jbuf_str(b, "\"inputs\":[");
@@ -187,27 +136,9 @@ static void describe_run(gope_jbuf *b, const replay_opts *o, const gope_pipeline
             gope_jbuf_raw(b, ",", 1);
         gope_jbuf_quote(b, inputs[i], strlen(inputs[i]));
     }
-    gope_jbuf_str(b, "],\"policies\":[");
-    for (size_t i = 0; i < gope_policies_count(pol); i++) {
-        if (i)
-            gope_jbuf_raw(b, ",", 1);
-        const char *n = gope_policy_name(pol, i);
-        gope_jbuf_quote(b, n, strlen(n));
-    }
-    char est[512];
-    gope_estset_describe(set, est, sizeof est);
-    gope_jbuf_str(b, "],\"estimators\":");
-    gope_jbuf_quote(b, est, strlen(est));
-    gope_jbuf_str(b, ",\"window\":{\"size_ms\":");
-    if (pc->window.size_ms)
-        gope_jbuf_i64(b, pc->window.size_ms);
-    else
-        gope_jbuf_str(b, "\"all\"");
-    gope_jbuf_str(b, ",\"slide_ms\":");
-    gope_jbuf_i64(b, pc->window.slide_ms);
-    gope_jbuf_str(b, ",\"lateness_ms\":");
-    gope_jbuf_i64(b, pc->window.lateness_ms);
-    gope_jbuf_str(b, "},\"decoder\":");
+    gope_jbuf_str(b, "]");
+    gope_eval_describe(b, ev);
+    gope_jbuf_str(b, ",\"decoder\":");
     gope_jbuf_quote(b, o->decoder, strlen(o->decoder));
 }
 
@@ -217,16 +148,9 @@ int gope_cmd_replay(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     int n_inputs, rc = 2;
     bool help;
-    gope_err err = {{0}};
-    gope_pipeline_conf pc = {0};
-    gope_policy_set_t *pol = NULL;
-    gope_estset_t *set = NULL;
-    gope_sink out = {0}, dead = {0}, agree_out = {0};
-    gope_pipeline_t *pl = NULL;
+    gope_pipeline_conf base = {0};
+    gope_eval ev = {0};
     gope_jbuf extra = {0};
-    gope_agree_rules rules;
-    gope_truth_t *truth = NULL;
-    gope_agree_t *agree = NULL;
 
     if (!inputs) {
         fputs("giftope replay: out of memory\n", stderr);
@@ -239,56 +163,22 @@ int gope_cmd_replay(int argc, char **argv)
         fputs("giftope replay: no INPUT given (use - for stdin; see --help)\n", stderr);
         goto cleanup;
     }
-    if (window_conf(&o, &pc, &err) ||
-        (o.policies ? gope_policies_load(o.policies, &pol, &err)
-                    : gope_policies_default(&pol, &err)) ||
-        gope_estset_parse(o.estimators, &set, &err)) {
-        rc = usage_error(&err);
+    if ((rc = replay_conf(&o, &base)) || (rc = gope_eval_open(&ev, "replay", &o.eval, &base)))
         goto cleanup;
-    }
-    if (o.truth && (rc = open_agreement(&o, &rules, &truth, &agree)))
-        goto cleanup;
-    if (gope_sink_file_open(o.out, &out, &err) ||
-        (o.dead_letter && gope_sink_file_open(o.dead_letter, &dead, &err))) {
-        rc = usage_error(&err);
-        goto cleanup;
-    }
-    if (agree) /* records pass through the agreement session on their way out */
-        gope_agree_sink(agree, &out, &agree_out);
-    if (gope_pipeline_new(&pc, pol, set, agree ? &agree_out : &out, &dead, &pl, &err)) {
-        rc = usage_error(&err);
-        goto cleanup;
-    }
-    rc = 0;
     progress pg = {.on = !o.quiet && isatty(2), .t0 = now_s()};
     for (int i = 0; i < n_inputs && rc >= 0; i++) {
-        int r = run_input(pl, &pc, atoi(o.threads), inputs[i], &pg);
+        int r = run_input(ev.pl, &ev.pc, atoi(o.threads), inputs[i], &pg);
         rc = r < 0 ? -1 : (r ? r : rc);
     }
     if (rc >= 0) {
-        describe_run(&extra, &o, &pc, pol, set, inputs, n_inputs);
-        if (gope_pipeline_finish(pl, &err) ||
-            (agree && gope_agree_write_summary(&extra, agree, o.truth, &err)) ||
-            gope_pipeline_summary(pl, extra.data, &err)) {
-            fprintf(stderr, "giftope replay: %s\n", err.msg);
+        describe_run(&extra, &o, &ev, inputs, n_inputs);
+        if (gope_eval_finish(&ev, &extra))
             rc = -1;
-        }
     }
-    const gope_pipeline_stats *s = gope_pipeline_stats_get(pl);
-    if (!o.quiet && !o.dead_letter && (s->rejected || s->late))
-        fprintf(stderr, "giftope replay: %llu lines rejected, %llu late "
-                        "(--dead-letter FILE keeps them with their positions)\n",
-                (unsigned long long)s->rejected, (unsigned long long)s->late);
+    gope_eval_hint_dropped(&ev, &o.eval, o.quiet);
 cleanup:
-    if (gope_sink_close(&out, &err) || gope_sink_close(&dead, &err)) {
-        fprintf(stderr, "giftope replay: %s\n", err.msg);
-        rc = 1;
-    }
-    gope_pipeline_free(pl);
-    gope_agree_free(agree);
-    gope_truth_free(truth);
-    gope_estset_free(set);
-    gope_policies_free(pol);
+    if (ev.cmd)
+        rc = gope_eval_close(&ev, rc);
     gope_jbuf_free(&extra);
     free(inputs);
     return rc < 0 ? 1 : rc;

@@ -4,6 +4,7 @@
 #define GOPE_CLI_COMMANDS_H
 
 int gope_cmd_replay(int argc, char **argv);
+int gope_cmd_consume(int argc, char **argv);
 int gope_cmd_agree(int argc, char **argv);
 int gope_cmd_truth(int argc, char **argv);
 int gope_cmd_sim(int argc, char **argv);

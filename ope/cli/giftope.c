@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"sim", gope_cmd_sim, "simulate a policy in a world: an allocation log with exact propensities"},
     {"replay", gope_cmd_replay, "evaluate policies on allocation logs (files, zstd, stdin)"},
+    {"consume", gope_cmd_consume, "evaluate policies continuously on a Kafka topic (consumer group)"},
     {"truth", gope_cmd_truth, "simulator ground truth per policy: on-policy value, metrics, V_static on a log"},
     {"agree", gope_cmd_agree, "compare OPE estimates with simulator truth: verdict per policy"},
     {"validate", gope_cmd_validate, "the whole loop: sim -> replay -> truth -> agree, one command"},

@@ -1,0 +1,81 @@
+/*
+ * test_consume_cli.c — `giftope consume` without a broker (suite consume_cli):
+ * usage errors exit 2 naming the option or the librdkafka property, before
+ * any connection is tried; an unreachable broker is retried and reported on
+ * stderr, and --idle-exit still ends the run cleanly with an empty summary.
+ * The runs against a real broker are in tests/kafka/test_kafka_consume.c.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clitest.h"
+#include "testutil.h"
+
+#define B "127.0.0.1:1" /* nothing listens on port 1 */
+
+Test(consume_cli, usage_errors_exit_2_naming_the_problem)
+{
+    tu_cli c;
+    tu_cli_init(&c);
+    struct {
+        const char *args[14];
+        const char *needle;
+    } cases[] = {
+        {{"consume", "--topic", "t", "--group", "g", NULL}, "--brokers is required"},
+        {{"consume", "--brokers", B, "--group", "g", NULL}, "--topic is required"},
+        {{"consume", "--brokers", B, "--topic", "t", NULL}, "--group is required"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "", NULL}, "--group is required"},
+        {{"consume", "--brokers", B, "--topic", ",", "--group", "g", NULL}, "no topic"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "-X", "no.such.prop=1", NULL},
+         "-X no.such.prop=1: No such configuration property"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "-Xfetch.wait.max.ms=abc",
+          NULL},
+         "fetch.wait.max.ms"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "-X", "novalue", NULL},
+         "-X 'novalue': expected key=value"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "-X", "group.id=x", NULL},
+         "-X group.id: reserved"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "-X",
+          "enable.auto.offset.store=true", NULL},
+         "reserved"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "-X", NULL}, "-X needs a value"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "--idle-exit", "5x", NULL},
+         "--idle-exit"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "--max-events", "0", NULL},
+         "--max-events"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "--window", "7x", NULL},
+         "--window"},
+        {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "extra", NULL},
+         "unexpected argument 'extra'"},
+        {{"consume", "--bogus", NULL}, "unknown option"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        tu_cli_expect(&c, cases[i].args, 2, cases[i].needle);
+    const char *help[] = {"consume", "--help", NULL};
+    tu_cli_expect(&c, help, 0, NULL);
+    char *out = tu_read_file(c.out, NULL);
+    cr_assert(out);
+    cr_expect(strstr(out, "--idle-exit") && strstr(out, "-X KEY=VALUE"), "help: %s", out);
+    free(out);
+    tu_cli_done(&c);
+}
+
+Test(consume_cli, unreachable_broker_is_reported_and_idle_exit_ends_the_run, .timeout = 60)
+{
+    tu_cli c;
+    tu_cli_init(&c);
+    const char *args[] = {"consume", "--brokers", B, "--topic", "t", "--group", "g",
+                          "--idle-exit", "1s", "-X", "reconnect.backoff.ms=100", NULL};
+    tu_cli_expect(&c, args, 0, "Connection refused");
+    cJSON *lines = tu_read_jsonl(c.out);
+    cr_assert(lines);
+    cr_assert_eq(cJSON_GetArraySize(lines), 1, "only the summary");
+    const cJSON *s = cJSON_GetArrayItem(lines, 0);
+    cr_expect_str_eq(tu_str(s, "schema"), "ope_run.v1");
+    cr_expect_eq(tu_num(s, "lines_read"), 0);
+    cr_expect_str_eq(tu_str(s, "kafka.stopped_by"), "idle");
+    cr_expect_str_eq(tu_str(s, "kafka.group"), "g");
+    cJSON_Delete(lines);
+    tu_cli_done(&c);
+}
