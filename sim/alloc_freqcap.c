@@ -72,21 +72,11 @@ typedef struct {
     gope_sim__subset sub;
 } freqcap_alloc;
 
-/* splitmix64's finaliser: every key bit moves every slot bit. */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 /* The slot holding `key`, or the empty slot where it would go. There is
  * always an empty slot, so the probe ends. */
 static pair_slot *find(pair_slot *slots, size_t n_slots, uint64_t key)
 {
-    size_t i = (size_t)mix(key) & (n_slots - 1);
+    size_t i = (size_t)gope_sim__mix64(key) & (n_slots - 1);
     while (slots[i].count != 0 && slots[i].key != key)
         i = (i + 1) & (n_slots - 1);
     return &slots[i];

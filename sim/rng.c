@@ -13,22 +13,13 @@
  */
 #include <math.h>
 
-#include "gope_sim.h"
-
-static inline uint64_t mix64(uint64_t z)
-{
-    z ^= z >> 30;
-    z *= 0xbf58476d1ce4e5b9ULL;
-    z ^= z >> 27;
-    z *= 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+#include "sim_int.h"
 
 uint64_t gope_rng_bits(uint64_t seed, gope_rng_purpose purpose, uint64_t index, uint32_t draw)
 {
-    uint64_t h = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
-    h = mix64(h ^ (((uint64_t)purpose << 32) | draw));
-    return mix64(h ^ index);
+    uint64_t h = gope_sim__mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+    h = gope_sim__mix64(h ^ (((uint64_t)purpose << 32) | draw));
+    return gope_sim__mix64(h ^ index);
 }
 
 double gope_rng_u01(uint64_t seed, gope_rng_purpose purpose, uint64_t index, uint32_t draw)

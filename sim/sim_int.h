@@ -29,6 +29,18 @@ void gope_sim__pair_static(const gope_sim_world_t *w, uint32_t user, uint32_t st
  * (so tabulated and computed factors are the same numbers). */
 float gope_sim__noise_factor(const gope_sim_world_t *w, uint32_t user, uint32_t streamer);
 
+/* SplitMix64's finaliser: a bijection on 64 bits in which every input bit
+ * moves every output bit. The counter-based RNG (rng.c) and the simulator's
+ * hash tables mix their keys with it. */
+static inline uint64_t gope_sim__mix64(uint64_t z)
+{
+    z ^= z >> 30;
+    z *= 0xbf58476d1ce4e5b9ULL;
+    z ^= z >> 27;
+    z *= 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 struct gope_sim_world_s {
     gope_world_conf conf;
     uint64_t seed;

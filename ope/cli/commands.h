@@ -9,5 +9,6 @@ int gope_cmd_agree(int argc, char **argv);
 int gope_cmd_truth(int argc, char **argv);
 int gope_cmd_sim(int argc, char **argv);
 int gope_cmd_validate(int argc, char **argv);
+int gope_cmd_calibrate(int argc, char **argv);
 
 #endif /* GOPE_CLI_COMMANDS_H */

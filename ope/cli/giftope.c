@@ -15,6 +15,7 @@ static const struct {
     {"truth", gope_cmd_truth, "simulator ground truth per policy: on-policy value, metrics, V_static on a log"},
     {"agree", gope_cmd_agree, "compare OPE estimates with simulator truth: verdict per policy"},
     {"validate", gope_cmd_validate, "the whole loop: sim -> replay -> truth -> agree, one command"},
+    {"calibrate", gope_cmd_calibrate, "fit a world to allocation logs: a simulator for production logs"},
 };
 
 static void usage(FILE *fp)

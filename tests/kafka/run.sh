@@ -49,7 +49,7 @@ bash "$broker" start --dir "$work" --owner $$ > /dev/null
 export GOPE_KAFKA_BROKERS GOPE_KAFKA_DIR
 echo "run.sh: Kafka tests against $GOPE_KAFKA_BROKERS" >&2
 set +e
-"$build/giftope_tests" --filter "$filter" --jobs "${GOPE_KAFKA_JOBS:-1}" "$@"
+"$build/giftope_kafka_tests" --filter "$filter" --jobs "${GOPE_KAFKA_JOBS:-1}" "$@"
 rc=$?
 set -e
 exit $rc
