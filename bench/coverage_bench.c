@@ -57,7 +57,7 @@ static gope_status observe(void *ctx, const gope_sim_step *st, gope_err *err)
 
 typedef struct {
     long covered, defined;
-    double abs_rel_err, width;
+    double rel_err, abs_rel_err, width;
 } tally;
 
 static const char *arg(int argc, char **argv, const char *name, const char *def)
@@ -140,6 +140,7 @@ int main(int argc, char **argv)
                     continue;
                 c->defined++;
                 c->covered += x->ci_low <= truth && truth <= x->ci_high;
+                c->rel_err += (x->value - truth) / truth;
                 c->abs_rel_err += fabs(x->value - truth) / truth;
                 c->width += (x->ci_high - x->ci_low) / truth;
             }
@@ -148,8 +149,8 @@ int main(int argc, char **argv)
     const double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     printf("world %s, logging %s, %ld replications x %llu decisions, %.1f s\n\n", conf.name, logging,
            reps, (unsigned long long)decisions, secs);
-    printf("| target | estimator | coverage of V_static | mean abs rel error | mean CI width / V |\n");
-    printf("|---|---|---:|---:|---:|\n");
+    printf("| target | estimator | coverage of V_static | mean rel error | mean abs rel error | mean CI width / V |\n");
+    printf("|---|---|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < np; i++)
         for (size_t e = 0; e < ne; e++) {
             const tally *c = &t[i * ne + e];
@@ -157,8 +158,9 @@ int main(int argc, char **argv)
             const char *en = gope_estset_get(est, e)->ops->name;
             if (strcmp(en, "logged") == 0) /* the logging policy's value, not the target's */
                 continue;
-            printf("| %s | %s | %.1f%% (%ld/%ld) | %.2f%% | %.1f%% |\n", gope_policy_name(set, i), en,
-                   100.0 * c->covered / n, c->covered, c->defined, 100 * c->abs_rel_err / n, 100 * c->width / n);
+            printf("| %s | %s | %.1f%% (%ld/%ld) | %+.2f%% | %.2f%% | %.1f%% |\n", gope_policy_name(set, i), en,
+                   100.0 * c->covered / n, c->covered, c->defined, 100 * c->rel_err / n,
+                   100 * c->abs_rel_err / n, 100 * c->width / n);
             if (flag(argc, argv, "--json"))
                 fprintf(stderr, "{\"target\":\"%s\",\"estimator\":\"%s\",\"coverage\":%.6f,\"n\":%ld}\n",
                         gope_policy_name(set, i), en, c->covered / n, c->defined);
