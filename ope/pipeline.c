@@ -17,21 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline_int.h"
 #include "record.h"
-
-struct gope_pipeline_s {
-    gope_pipeline_conf conf;
-    const gope_policy_set_t *policies;
-    const gope_estset_t *set;
-    gope_sink *out, *dead;
-    gope_decoder_t *dec;
-    gope_dedupe_t *dedupe;
-    gope_windows_t *win;
-    gope_result *res;
-    double *pi, *scratch;   /* GOPE_MAX_CANDIDATES each */
-    gope_jbuf buf;
-    gope_pipeline_stats stats;
-};
 
 gope_status gope_pipeline_new(const gope_pipeline_conf *conf,
                               const gope_policy_set_t *policies,
