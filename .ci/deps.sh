@@ -5,7 +5,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-PKGS="build-essential cmake pkg-config libzstd-dev libcjson-dev libcriterion-dev zstd clang python3 python3-jsonschema librdkafka-dev openjdk-17-jre-headless maven"
+PKGS="build-essential cmake pkg-config libzstd-dev libcjson-dev libcriterion-dev zstd clang python3 python3-jsonschema librdkafka-dev openjdk-17-jre-headless maven prometheus docker-compose python3-yaml curl"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

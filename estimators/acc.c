@@ -14,6 +14,7 @@
  * what one pass over both halves would have kept.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "estimators_int.h"
 
@@ -92,6 +93,91 @@ void gope_acc_merge(const gope_estset_t *set, gope_acc *into, const gope_acc *fr
     top_merge(into, from);
     for (size_t i = 0; i < set->n_sums; i++)
         gope_ksum_merge(&into->sums[i], &from->sums[i]);
+}
+
+/* Saved form: the fields in declaration order, one 64-bit word each (doubles
+ * as their IEEE-754 bits, so a round trip is bit-exact), then every sum of
+ * the set's slices as (s, c). The fixed part is ACC_FIXED_WORDS long. */
+#define ACC_FIXED_WORDS (4 + GOPE_TOPK + 6)
+
+size_t gope_acc_words(const gope_estset_t *set)
+{
+    return ACC_FIXED_WORDS + 2 * set->n_sums;
+}
+
+static uint64_t bits_of(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static double double_of(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static void ksum_save(const gope_ksum *k, uint64_t *w)
+{
+    w[0] = bits_of(k->s);
+    w[1] = bits_of(k->c);
+}
+
+static void ksum_load(gope_ksum *k, const uint64_t *w)
+{
+    k->s = double_of(w[0]);
+    k->c = double_of(w[1]);
+}
+
+void gope_acc_save(const gope_estset_t *set, const gope_acc *acc, uint64_t *words)
+{
+    uint64_t *w = words;
+    *w++ = acc->n;
+    *w++ = acc->n_zero_w;
+    *w++ = bits_of(acc->max_w);
+    *w++ = acc->n_top;
+    for (size_t i = 0; i < GOPE_TOPK; i++)
+        *w++ = i < acc->n_top ? bits_of(acc->top[i]) : 0;
+    const gope_ksum *fixed[] = {&acc->sum_w, &acc->sum_w2, &acc->sum_wr};
+    for (size_t i = 0; i < 3; i++, w += 2)
+        ksum_save(fixed[i], w);
+    for (size_t i = 0; i < set->n_sums; i++, w += 2)
+        ksum_save(&acc->sums[i], w);
+}
+
+/* What gope_acc_add and gope_acc_merge can produce: counts that fit, a top
+ * list of at most GOPE_TOPK positive terms in descending order. */
+static bool acc_valid(const gope_acc *acc)
+{
+    if (acc->n_zero_w > acc->n || acc->n_top > GOPE_TOPK || acc->n_top > acc->n ||
+        !(acc->max_w >= 0))
+        return false;
+    for (size_t i = 0; i < acc->n_top; i++)
+        if (!(acc->top[i] > 0) || (i > 0 && acc->top[i] > acc->top[i - 1]))
+            return false;
+    return true;
+}
+
+bool gope_acc_load(const gope_estset_t *set, gope_acc *acc, const uint64_t *words)
+{
+    const uint64_t *w = words;
+    gope_acc_init(set, acc);
+    acc->n = *w++;
+    acc->n_zero_w = *w++;
+    acc->max_w = double_of(*w++);
+    uint64_t n_top = *w++;
+    acc->n_top = n_top > GOPE_TOPK ? GOPE_TOPK + 1 : (size_t)n_top;
+    for (size_t i = 0; i < GOPE_TOPK; i++, w++)
+        if (i < acc->n_top)
+            acc->top[i] = double_of(*w);
+    gope_ksum *fixed[] = {&acc->sum_w, &acc->sum_w2, &acc->sum_wr};
+    for (size_t i = 0; i < 3; i++, w += 2)
+        ksum_load(fixed[i], w);
+    for (size_t i = 0; i < set->n_sums; i++, w += 2)
+        ksum_load(&acc->sums[i], w);
+    return acc_valid(acc);
 }
 
 /* The share of sum(w r) held by the top terms; false (and a warning) when

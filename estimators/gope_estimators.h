@@ -148,6 +148,24 @@ void gope_acc_merge(const gope_estset_t *set, gope_acc *into, const gope_acc *fr
 /*! gope_acc_n() : events added so far. */
 uint64_t gope_acc_n(const gope_acc *acc);
 
+/*! gope_acc_words() : length, in 64-bit words, of an accumulator's saved form
+ * for `set` (gope_acc_save). */
+size_t gope_acc_words(const gope_estset_t *set);
+
+/*! gope_acc_save() : write `acc` into `words` (gope_acc_words(set) of them):
+ * counts as integers, every double as its IEEE-754 bits, so that
+ * gope_acc_load gives back the same accumulator bit for bit (checkpoints).
+ * Turning the words into bytes (endianness) is the caller's job. */
+void gope_acc_save(const gope_estset_t *set, const gope_acc *acc, uint64_t *words);
+
+/*! gope_acc_load() : the accumulator saved by gope_acc_save with the same
+ * set, into caller memory as for gope_acc_init.
+ * @return true; false when the words cannot come from gope_acc_save (more
+ *         zero-weight events than events, a top list that is too long, not
+ *         positive or not descending, a negative or NaN max_w): `acc` is then
+ *         not usable. */
+bool gope_acc_load(const gope_estset_t *set, gope_acc *acc, const uint64_t *words);
+
 /* Results of one accumulator: estimates[i] for gope_estset_get(set, i). */
 typedef struct {
     size_t count;

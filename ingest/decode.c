@@ -1,5 +1,5 @@
 /*
- * decode.c — the fast alloc.v1 decoder: one pass over the line, no DOM, no
+ * decode.c — the fast alloc.v1 / reward.v1 decoder: one pass over the line, no DOM, no
  * allocation.
  *
  * The line is walked once. Members of the top-level object, of each
@@ -382,12 +382,14 @@ static bool top_member(gope_dec_cur *c, void *ctx, int f)
         return gope_dec_string(c, raw->event_id, GOPE_MAX_EVENT_ID, &raw->event_id_len);
     }
     if (f == GOPE_F_SCHEMA && ch == '"') {
-        char s[8];
+        char s[9];
         size_t n;
         v->kind = GOPE_DK_STRING;
         if (!gope_dec_string(c, s, sizeof s, &n))
             return false;
-        raw->schema_ok = n == 8 && memcmp(s, "alloc.v1", 8) == 0;
+        raw->schema_is = n == 8 && memcmp(s, "alloc.v1", 8) == 0    ? GOPE_EV_DECISION
+                       : n == 9 && memcmp(s, "reward.v1", 9) == 0 ? GOPE_EV_REWARD
+                                                                   : -1;
         return true;
     }
     return value(c, v);

@@ -1,5 +1,5 @@
 /*
- * decode_cjson.c — the reference alloc.v1 decoder, built on cJSON.
+ * decode_cjson.c — the reference alloc.v1 / reward.v1 decoder, built on cJSON.
  *
  * It exists to be compared with the fast decoder (decode.c): the line is
  * parsed into a cJSON tree, the fields are looked up by name
@@ -164,7 +164,10 @@ static void read_top(gope_decoder_t *dec, const cJSON *root)
             n = n < GOPE_MAX_EVENT_ID ? n : GOPE_MAX_EVENT_ID;
             memcpy(raw->event_id, item->valuestring, n);
         } else if (f == GOPE_F_SCHEMA && cJSON_IsString(item)) {
-            raw->schema_ok = strcmp(item->valuestring, "alloc.v1") == 0;
+            const char *s = item->valuestring;
+            raw->schema_is = strcmp(s, "alloc.v1") == 0    ? GOPE_EV_DECISION
+                           : strcmp(s, "reward.v1") == 0 ? GOPE_EV_REWARD
+                                                         : -1;
         } else if (f == GOPE_F_CANDIDATES && cJSON_IsArray(item)) {
             read_candidates(dec, item);
         } else if ((f == GOPE_F_PROBS && cJSON_IsArray(item)) ||

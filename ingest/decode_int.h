@@ -8,7 +8,10 @@
  * occurrence and its value. Everything after the syntax — schema, types,
  * missing fields, value ranges, in the fixed order the contract lists — is
  * decided by one function, gope_dec_validate() (validate.c), so the two
- * decoders cannot drift apart in precedence or in detail texts.
+ * decoders cannot drift apart in precedence or in detail texts. A reward.v1
+ * line goes through the same two steps: its fields (event_id, ts, reward)
+ * are top-level fields of alloc.v1 too, and only the validator tells the
+ * two schemas apart.
  *
  * Candidates are folded as they are read: after each element the decoder
  * calls gope_dec_cand_done(), which keeps only the first candidate with a
@@ -104,7 +107,8 @@ typedef struct {
 /* One line reduced to what the validator needs. */
 typedef struct {
     gope_dec_val f[GOPE_F_COUNT];
-    bool schema_ok;                       /* "schema" is exactly "alloc.v1" */
+    int schema_is;                        /* the gope_event_kind whose schema
+                                           * "schema" names exactly, or -1 */
     size_t event_id_len;                  /* decoded bytes, may exceed 128 */
     char event_id[GOPE_MAX_EVENT_ID + 1]; /* its first 128 bytes, NUL-ended */
     size_t n_cand;                        /* elements of "candidates" */

@@ -8,8 +8,10 @@
  *   A source yields one line at a time together with its 1-based line number and
  *   the byte offset of its start in the decompressed stream, so every rejected
  *   line can be reported with its exact position. The decoder turns one line
- *   (alloc.v1, see schemas/alloc.v1.schema.json and docs/schema.md) into a
- *   gope_event, or into a stable reject reason plus a short detail text.
+ *   into a gope_event, or into a stable reject reason plus a short detail
+ *   text. A line is either a decision (alloc.v1, schemas/alloc.v1.schema.json)
+ *   or a reward that arrives after its decision (reward.v1,
+ *   schemas/reward.v1.schema.json); docs/schema.md has every rule.
  *
  *   Two decoders implement the same contract: the fast schema-specific one
  *   (gope_decode_line) used on the hot path, and a reference built on cJSON
@@ -56,7 +58,15 @@ typedef struct {
     bool head;
 } gope_candidate;
 
+/* What a line is. A reward carries only event_id, ts and reward (has_reward
+ * is true, there are no candidates); the pipeline joins it to its decision. */
+typedef enum {
+    GOPE_EV_DECISION = 0, /* alloc.v1: an allocation, maybe with its reward */
+    GOPE_EV_REWARD,       /* reward.v1: gifts for an earlier decision */
+} gope_event_kind;
+
 typedef struct {
+    gope_event_kind kind;
     char event_id[GOPE_MAX_EVENT_ID + 1]; /* decoded, NUL-terminated */
     size_t event_id_len;                  /* 1..128 bytes */
     int64_t ts;                           /* event time, epoch ms, >= 0 */
@@ -81,7 +91,7 @@ typedef enum {
     GOPE_R_INVALID_JSON,        /* not one JSON value, trailing data, NaN, ... */
     GOPE_R_LINE_TOO_LONG,       /* over GOPE_MAX_LINE bytes */
     GOPE_R_NOT_OBJECT,          /* the line is JSON but not an object */
-    GOPE_R_UNKNOWN_SCHEMA,      /* "schema" present and not "alloc.v1" */
+    GOPE_R_UNKNOWN_SCHEMA,      /* "schema" neither "alloc.v1" nor "reward.v1" */
     GOPE_R_MISSING_FIELD,
     GOPE_R_WRONG_TYPE,
     GOPE_R_BAD_EVENT_ID,        /* empty or over 128 bytes */
@@ -96,6 +106,7 @@ typedef enum {
     GOPE_R_BAD_FIELD_VALUE,     /* an optional field with a non-finite number */
     GOPE_R_DUPLICATE_EVENT_ID,  /* set by the pipeline, not the decoder */
     GOPE_R_LATE,                /* set by the window engine, not the decoder */
+    GOPE_R_ORPHAN_REWARD,       /* set by the reward join: no decision within the wait */
     GOPE_R_COUNT
 } gope_reason;
 
@@ -113,10 +124,11 @@ gope_decoder_t *gope_decoder_new(void);
 /*! gope_decoder_free() : releases `dec`; NULL does nothing. */
 void gope_decoder_free(gope_decoder_t *dec);
 
-/*! gope_decode_line() : decode and validate one alloc.v1 line.
+/*! gope_decode_line() : decode and validate one line: an alloc.v1 decision,
+ * or a reward.v1 reward when its "schema" says so (out->kind tells which).
  * `line` holds `len` bytes without the trailing '\n' (a trailing '\r' is
  * treated as whitespace); it need not be NUL-terminated. `require_reward`
- * makes a missing reward a GOPE_R_MISSING_FIELD (replay without a join).
+ * makes a decision without reward a GOPE_R_MISSING_FIELD (no reward join).
  * On success fills `out` (arrays owned by `dec`).
  * @return GOPE_R_OK, or the reject reason with a short explanation
  *         (the field name, the offending value) written to `detail`. */
@@ -185,6 +197,22 @@ void gope_source_close(gope_source_t *src);
 
 typedef struct gope_kafka_source_s gope_kafka_source_t;
 
+/* A partition's position: the offset of the next message to process there. */
+typedef struct {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+} gope_kafka_pos;
+
+/* Checkpoint mode: called inside gope_kafka_source_next when partitions are
+ * about to be taken away (`lost`: the group already gave them to another
+ * member, e.g. after a session timeout), while they are still assigned, so
+ * that the caller can checkpoint what it processed and commit it
+ * (gope_kafka_source_positions, gope_kafka_source_commit). A non-OK return
+ * (with `err` filled) ends consumption: the next call of
+ * gope_kafka_source_next returns it. */
+typedef gope_status (*gope_kafka_revoke_fn)(void *ctx, bool lost, gope_err *err);
+
 /* A log line from librdkafka: syslog `level` (3 error .. 7 debug), `what`
  * a short tag (librdkafka's facility or error name), `msg` the text. */
 typedef void (*gope_kafka_log_fn)(void *ctx, int level, const char *what, const char *msg);
@@ -198,6 +226,13 @@ typedef struct {
     size_t n_props;
     gope_kafka_log_fn log;          /* NULL: logs are dropped */
     void *log_ctx;
+    /* Checkpoint mode (consume --checkpoint): no auto-commit and no stored
+     * offsets; the caller commits after each checkpoint. */
+    bool manual_commit;
+    const gope_kafka_pos *start;    /* resume positions (from the checkpoint); copied */
+    size_t n_start;
+    gope_kafka_revoke_fn on_revoke; /* NULL: none */
+    void *revoke_ctx;
 } gope_kafka_conf;
 
 /* One message as a line. `line.data` is the payload; `line.offset` the
@@ -217,8 +252,11 @@ typedef struct {
  * assignment, enable.auto.commit=true; `conf->props` are applied after the
  * defaults and may override them, except bootstrap.servers, group.id and
  * enable.auto.offset.store, which the source owns (offsets are stored after
- * processing). Connecting happens in the background: an unreachable broker
- * is not an error here. On success *out owns the consumer.
+ * processing). With `manual_commit`, enable.auto.commit is false and
+ * reserved too, and a partition of `start` begins at its offset whenever it
+ * is assigned, whatever the group committed. Connecting happens in the
+ * background: an unreachable broker is not an error here. On success *out
+ * owns the consumer.
  * @return GOPE_OK and *out; GOPE_ERR_USAGE naming the property for a
  *         setting librdkafka refuses (unknown key, bad value), a reserved
  *         key, an item without '=', or no topic; GOPE_ERR_IO when the
@@ -232,21 +270,59 @@ gope_status gope_kafka_source_open(const gope_kafka_conf *conf, gope_kafka_sourc
  * not available yet) go to the log callback and are not returned.
  * @return GOPE_OK and *msg; GOPE_EOF when no message came within the
  *         timeout (a topic has no end: call again or stop); GOPE_ERR_IO on a
- *         fatal consumer error, `err` holding librdkafka's reason. */
+ *         fatal consumer error, `err` holding librdkafka's reason; the
+ *         revoke hook's error once it failed (GOPE_ERR_NOMEM when the
+ *         partition table could not grow). */
 gope_status gope_kafka_source_next(gope_kafka_source_t *ks, int timeout_ms,
                                    gope_kafka_msg *msg, gope_err *err);
 
 /*! gope_kafka_source_store() : the message last returned by next() has been
- * processed: store its offset + 1 for the next commit. A message whose
- * partition was revoked meanwhile is not stored (its new owner reads it
- * again). Calling it twice, or before any message, does nothing.
- * @return GOPE_OK; GOPE_ERR_IO when librdkafka refuses the offset. */
+ * processed: its offset + 1 becomes the partition's position
+ * (gope_kafka_source_positions) and, unless in checkpoint mode, is stored
+ * for the next commit. A message whose partition was revoked meanwhile is
+ * not stored (its new owner reads it again). Calling it twice, or before
+ * any message, does nothing.
+ * @return GOPE_OK; GOPE_ERR_IO when librdkafka refuses the offset;
+ *         GOPE_ERR_NOMEM. */
 gope_status gope_kafka_source_store(gope_kafka_source_t *ks, gope_err *err);
+
+/*! gope_kafka_source_positions() : every partition the source knows (from
+ * conf->start or an assignment, including partitions revoked since) whose
+ * next offset is known: the start position, or the offset after the last
+ * message stored. *n receives the count; the array is valid until the next
+ * call on the source. */
+const gope_kafka_pos *gope_kafka_source_positions(gope_kafka_source_t *ks, size_t *n);
+
+/*! gope_kafka_source_commit() : commit the positions of the partitions
+ * assigned now (checkpoint mode: after each checkpoint, so that lag tools
+ * see progress; a restart resumes from the checkpoint, not from these).
+ * `wait` false sends the commit in the background and returns at once.
+ * @return GOPE_OK; GOPE_ERR_IO naming librdkafka's reason (a waited commit
+ *         that failed); GOPE_ERR_NOMEM. */
+gope_status gope_kafka_source_commit(gope_kafka_source_t *ks, bool wait, gope_err *err);
 
 /*! gope_kafka_source_close() : commit the stored offsets (synchronously),
  * leave the group and free everything; NULL does nothing (GOPE_OK). The
  * source is freed whatever the result.
  * @return GOPE_OK; GOPE_ERR_IO naming the failed commit or close. */
 gope_status gope_kafka_source_close(gope_kafka_source_t *ks, gope_err *err);
+
+/* Called once per assigned partition whose lag is known: `lag` messages
+ * between the consumer's position and the partition's high watermark. A
+ * non-OK return stops the walk and is returned. */
+typedef gope_status (*gope_kafka_lag_fn)(void *ctx, const char *topic, int32_t partition,
+                                         int64_t lag, gope_err *err);
+
+/*! gope_kafka_source_lag() : the consumer lag of every assigned partition,
+ * to `fn`, from librdkafka's caches only (assignment, the position after the
+ * last message handed out, the high watermark of the last fetch response;
+ * read_committed's last stable offset by default), so it never waits on the
+ * broker. A partition is skipped until both are known: until this member
+ * has been handed a message from it and a fetch for it has been answered.
+ * Call on the consuming thread.
+ * @return GOPE_OK; GOPE_ERR_IO naming librdkafka's reason when the
+ *         assignment or positions cannot be read; `fn`'s error. */
+gope_status gope_kafka_source_lag(gope_kafka_source_t *ks, gope_kafka_lag_fn fn, void *ctx,
+                                  gope_err *err);
 
 #endif /* GOPE_INGEST_H */

@@ -22,6 +22,19 @@
  * the eager strategies a -X partition.assignment.strategy may choose. On a
  * revoke the stored offsets are committed first, unless the partitions were
  * lost, so the next owner starts after what this member processed.
+ *
+ * Checkpoint mode (conf->manual_commit, for consume --checkpoint): the
+ * caller's checkpoint holds the window state together with the next offset
+ * of every partition, so the offsets are the checkpoint's, not librdkafka's:
+ * auto-commit is off, nothing is stored, and the caller commits the
+ * positions after each checkpoint (for lag tools only). The source keeps a
+ * table of every partition it has seen (from the checkpoint or an
+ * assignment) with the next offset to process; on an assignment a partition
+ * in the table starts there (offsets written into the list before assign
+ * win over the committed ones), and on a revoke the caller's hook runs
+ * first, inside the rebalance callback, while the partitions are still
+ * ours, so its checkpoint covers exactly what was processed. The table
+ * forgets nothing on a revoke.
  */
 #include "gope_ingest.h"
 
@@ -31,6 +44,15 @@
 #include <string.h>
 
 #define ERRSTR 512
+#define MAX_TOPIC 249 /* Kafka's limit on topic names */
+
+/* A partition the source knows, and the next offset to process there. */
+typedef struct {
+    char topic[MAX_TOPIC + 1];
+    int32_t partition;
+    int64_t next;          /* -1: unknown (assigned, nothing processed yet) */
+    bool assigned;
+} part_pos;
 
 struct gope_kafka_source_s {
     rd_kafka_t *rk;
@@ -41,6 +63,15 @@ struct gope_kafka_source_s {
     bool fatal;              /* the error callback saw a fatal error */
     char fatal_msg[ERRSTR];
     char source[300];        /* "kafka:TOPIC/PARTITION"; topic names are <= 249 bytes */
+    bool manual;             /* checkpoint mode */
+    gope_kafka_revoke_fn on_revoke;
+    void *revoke_ctx;
+    bool hook_failed;        /* a revoke hook or the table failed: ends consumption */
+    gope_status hook_st;
+    gope_err hook_err;
+    part_pos *parts;         /* every partition seen */
+    size_t n_parts, cap_parts;
+    gope_kafka_pos *view;    /* handed out by gope_kafka_source_positions */
 };
 
 /* Keys the source sets itself: overriding them would break its contract. */
@@ -77,6 +108,64 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         say(ks, 3, rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
 }
 
+/* The table entry of topic/partition; added (next unknown) when `add`.
+ * NULL when absent, or when it cannot grow (then hook_failed is set). */
+static part_pos *find_part(gope_kafka_source_t *ks, const char *topic, int32_t partition,
+                           bool add)
+{
+    for (size_t i = 0; i < ks->n_parts; i++)
+        if (ks->parts[i].partition == partition && strcmp(ks->parts[i].topic, topic) == 0)
+            return &ks->parts[i];
+    if (!add)
+        return NULL;
+    if (ks->n_parts == ks->cap_parts) {
+        size_t cap = ks->cap_parts ? ks->cap_parts * 2 : 16;
+        part_pos *np = realloc(ks->parts, cap * sizeof *np);
+        gope_kafka_pos *nv = np ? realloc(ks->view, cap * sizeof *nv) : NULL;
+        if (np)
+            ks->parts = np;
+        if (!nv) {
+            ks->hook_failed = true;
+            ks->hook_st = gope_err_set(&ks->hook_err, GOPE_ERR_NOMEM, "kafka: out of memory");
+            return NULL;
+        }
+        ks->view = nv;
+        ks->cap_parts = cap;
+    }
+    part_pos *p = &ks->parts[ks->n_parts++];
+    *p = (part_pos){.partition = partition, .next = -1};
+    snprintf(p->topic, sizeof p->topic, "%s", topic);
+    return p;
+}
+
+/* Assignment: known partitions start at their next offset. */
+static void seek_known(gope_kafka_source_t *ks, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        part_pos *p = find_part(ks, parts->elems[i].topic, parts->elems[i].partition, true);
+        if (!p)
+            return;
+        p->assigned = true;
+        if (p->next >= 0)
+            parts->elems[i].offset = p->next;
+    }
+}
+
+/* Revoke: the caller's hook (checkpoint mode), then the partitions are no
+ * longer ours but stay in the table. */
+static void before_revoke(gope_kafka_source_t *ks, rd_kafka_topic_partition_list_t *parts,
+                          bool lost)
+{
+    if (ks->on_revoke && !ks->hook_failed &&
+        (ks->hook_st = ks->on_revoke(ks->revoke_ctx, lost, &ks->hook_err)) != GOPE_OK)
+        ks->hook_failed = true;
+    for (int i = 0; i < parts->cnt; i++) {
+        part_pos *p = find_part(ks, parts->elems[i].topic, parts->elems[i].partition, false);
+        if (p)
+            p->assigned = false;
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -88,6 +177,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code,
     if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         snprintf(line, sizeof line, "assigned %d partition(s)", parts->cnt);
         say(ks, 6, "rebalance", line);
+        seek_known(ks, parts);
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
         else
@@ -96,7 +186,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code,
         bool lost = rd_kafka_assignment_lost(rk);
         snprintf(line, sizeof line, "%s %d partition(s)", lost ? "lost" : "revoked", parts->cnt);
         say(ks, 6, "rebalance", line);
-        if (!lost) { /* the next owner starts after what was processed here */
+        before_revoke(ks, parts, lost);
+        if (!lost && !ks->manual) { /* the next owner starts after what was processed here */
             rd_kafka_resp_err_t c = rd_kafka_commit(rk, NULL, 0);
             if (c && c != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 say(ks, 4, "commit", rd_kafka_err2str(c));
@@ -123,7 +214,7 @@ static gope_status set(rd_kafka_conf_t *c, const char *key, const char *value, g
 }
 
 /* One -X item "key=value" into the configuration. */
-static gope_status set_prop(rd_kafka_conf_t *c, const char *item, gope_err *err)
+static gope_status set_prop(rd_kafka_conf_t *c, const char *item, bool manual, gope_err *err)
 {
     const char *eq = strchr(item, '=');
     if (!eq || eq == item)
@@ -133,6 +224,10 @@ static gope_status set_prop(rd_kafka_conf_t *c, const char *item, gope_err *err)
         if (strlen(reserved[i].key) == klen && memcmp(reserved[i].key, item, klen) == 0)
             return gope_err_set(err, GOPE_ERR_USAGE, "-X %s: reserved (%s)", reserved[i].key,
                                 reserved[i].why);
+    static const char auto_commit[] = "enable.auto.commit";
+    if (manual && klen == sizeof auto_commit - 1 && memcmp(item, auto_commit, klen) == 0)
+        return gope_err_set(err, GOPE_ERR_USAGE, "-X %s: reserved with a checkpoint (offsets "
+                            "are committed after each checkpoint)", auto_commit);
     char *key = malloc(klen + 1);
     if (!key)
         return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
@@ -151,14 +246,21 @@ static gope_status build_conf(const gope_kafka_conf *conf, gope_kafka_source_t *
         {"enable.auto.commit", "true"},
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"log.queue", "true"},
+        /* 2.0.2 stops fetching for a fixed 1 s whenever the prefetch queue is over
+         * either limit: it must hold about a second of consumption, or the consumer
+         * idles (docs/consume.md, defaults; bench/README.md, the consume bench) */
+        {"queued.min.messages", "1000000"},
+        {"queued.max.messages.kbytes", "131072"},
     };
     gope_status st;
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
         if ((st = set(c, defaults[i][0], defaults[i][1], err)))
             return st;
     for (size_t i = 0; i < conf->n_props; i++)
-        if ((st = set_prop(c, conf->props[i], err)))
+        if ((st = set_prop(c, conf->props[i], conf->manual_commit, err)))
             return st;
+    if (conf->manual_commit && (st = set(c, "enable.auto.commit", "false", err)))
+        return st;
     if ((st = set(c, "bootstrap.servers", conf->brokers, err)) ||
         (st = set(c, "group.id", conf->group, err)) ||
         (st = set(c, "enable.auto.offset.store", "false", err)))
@@ -202,6 +304,17 @@ gope_status gope_kafka_source_open(const gope_kafka_conf *conf, gope_kafka_sourc
     ks->log = conf->log;
     ks->log_ctx = conf->log_ctx;
     ks->stored = true;
+    ks->manual = conf->manual_commit;
+    ks->on_revoke = conf->on_revoke;
+    ks->revoke_ctx = conf->revoke_ctx;
+    for (size_t i = 0; i < conf->n_start; i++) {
+        part_pos *p = find_part(ks, conf->start[i].topic, conf->start[i].partition, true);
+        if (!p) {
+            st = gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
+            goto cleanup;
+        }
+        p->next = conf->start[i].offset;
+    }
     if ((st = build_conf(conf, ks, c, err)))
         goto cleanup;
     ks->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e);
@@ -227,6 +340,10 @@ cleanup:
         rd_kafka_conf_destroy(c);
     if (ks && ks->rk)
         rd_kafka_destroy(ks->rk);
+    if (ks) {
+        free(ks->parts);
+        free(ks->view);
+    }
     free(ks);
     return st;
 }
@@ -244,9 +361,11 @@ gope_status gope_kafka_source_next(gope_kafka_source_t *ks, int timeout_ms,
 {
     release_msg(ks);
     rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, timeout_ms);
-    if (ks->fatal) {
+    if (ks->fatal || ks->hook_failed) {
         if (m)
             rd_kafka_message_destroy(m);
+        if (ks->hook_failed)
+            return gope_err_set(err, ks->hook_st, "%s", ks->hook_err.msg);
         return gope_err_set(err, GOPE_ERR_IO, "kafka: fatal: %s", ks->fatal_msg);
     }
     if (!m)
@@ -284,6 +403,14 @@ gope_status gope_kafka_source_store(gope_kafka_source_t *ks, gope_err *err)
     if (ks->stored)
         return GOPE_OK;
     rd_kafka_message_t *m = ks->msg;
+    part_pos *p = find_part(ks, rd_kafka_topic_name(m->rkt), m->partition, true);
+    if (!p)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
+    p->next = m->offset + 1;
+    if (ks->manual) { /* the caller's checkpoint holds the offsets */
+        ks->stored = true;
+        return GOPE_OK;
+    }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     if (!l)
         return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
@@ -302,6 +429,33 @@ gope_status gope_kafka_source_store(gope_kafka_source_t *ks, gope_err *err)
     return GOPE_OK;
 }
 
+const gope_kafka_pos *gope_kafka_source_positions(gope_kafka_source_t *ks, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < ks->n_parts; i++)
+        if (ks->parts[i].next >= 0)
+            ks->view[(*n)++] = (gope_kafka_pos){.topic = ks->parts[i].topic,
+                                                .partition = ks->parts[i].partition,
+                                                .offset = ks->parts[i].next};
+    return ks->view;
+}
+
+gope_status gope_kafka_source_commit(gope_kafka_source_t *ks, bool wait, gope_err *err)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->n_parts);
+    if (!l)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
+    for (size_t i = 0; i < ks->n_parts; i++)
+        if (ks->parts[i].assigned && ks->parts[i].next >= 0)
+            rd_kafka_topic_partition_list_add(l, ks->parts[i].topic, ks->parts[i].partition)
+                ->offset = ks->parts[i].next;
+    rd_kafka_resp_err_t r = l->cnt ? rd_kafka_commit(ks->rk, l, !wait) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (r && r != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return gope_err_set(err, GOPE_ERR_IO, "kafka: commit: %s", rd_kafka_err2str(r));
+    return GOPE_OK;
+}
+
 gope_status gope_kafka_source_close(gope_kafka_source_t *ks, gope_err *err)
 {
     if (!ks)
@@ -315,6 +469,36 @@ gope_status gope_kafka_source_close(gope_kafka_source_t *ks, gope_err *err)
     if (r && !st)
         st = gope_err_set(err, GOPE_ERR_IO, "kafka: close: %s", rd_kafka_err2str(r));
     rd_kafka_destroy(ks->rk);
+    free(ks->parts);
+    free(ks->view);
     free(ks);
+    return st;
+}
+
+/* Consumer lag (for `consume --metrics-addr`): every value comes from
+ * librdkafka's caches (the assignment, the application's position, the high
+ * watermark of the last fetch response), so this never waits on a broker. */
+gope_status gope_kafka_source_lag(gope_kafka_source_t *ks, gope_kafka_lag_fn fn, void *ctx,
+                                  gope_err *err)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t r = rd_kafka_assignment(ks->rk, &parts);
+    if (r == RD_KAFKA_RESP_ERR_NO_ERROR)
+        r = rd_kafka_position(ks->rk, parts);
+    gope_status st = GOPE_OK;
+    if (r)
+        st = gope_err_set(err, GOPE_ERR_IO, "kafka: consumer position: %s", rd_kafka_err2str(r));
+    for (int i = 0; st == GOPE_OK && i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t low, high;
+        /* unknown until this member has consumed from it and a fetch answered */
+        if (p->err || p->offset < 0 ||
+            rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition, &low, &high) ||
+            high < 0)
+            continue;
+        st = fn(ctx, p->topic, p->partition, high > p->offset ? high - p->offset : 0, err);
+    }
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
     return st;
 }

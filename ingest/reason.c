@@ -23,6 +23,7 @@ static const char *const reason_names[GOPE_R_COUNT] = {
     [GOPE_R_BAD_FIELD_VALUE] = "bad_field_value",
     [GOPE_R_DUPLICATE_EVENT_ID] = "duplicate_event_id",
     [GOPE_R_LATE] = "late",
+    [GOPE_R_ORPHAN_REWARD] = "orphan_reward",
 };
 
 const char *gope_reason_name(gope_reason r)

@@ -3,7 +3,8 @@
  *
  * A decoder hands over a gope_dec_raw (see decode_int.h); this file applies
  * the contract's checks in its fixed order, independent of the order of the
- * keys in the line:
+ * keys in the line. A reward.v1 line (validate_reward) has only event_id, ts
+ * and reward to check, in the same steps. An alloc.v1 line:
  *   unknown_schema; wrong_type (top-level fields in gope_dec_field order,
  *   then each candidate in index order); missing_field (same orders); then
  *   values: event_id, ts, candidate count, each candidate (ev, then sigma,
@@ -180,7 +181,8 @@ static gope_reason check_missing(const gope_dec_raw *raw, bool require_reward,
                 gope_dec_cfield_names[raw->cand_missing_field]);
 }
 
-static gope_reason check_header(const gope_dec_raw *raw, char *detail, size_t size)
+/* event_id and ts: the fields both schemas key on. */
+static gope_reason check_key(const gope_dec_raw *raw, char *detail, size_t size)
 {
     if (raw->event_id_len == 0)
         return FAIL(GOPE_R_BAD_EVENT_ID, "event_id is empty");
@@ -193,6 +195,14 @@ static gope_reason check_header(const gope_dec_raw *raw, char *detail, size_t si
     if (ts->i < 0 || ts->i > GOPE_DEC_TS_MAX)
         return FAIL(GOPE_R_BAD_TS, "ts %lld %s", (long long)ts->i,
                     ts->i < 0 ? "is negative" : "is after the year 9999");
+    return GOPE_R_OK;
+}
+
+static gope_reason check_header(const gope_dec_raw *raw, char *detail, size_t size)
+{
+    gope_reason r = check_key(raw, detail, size);
+    if (r != GOPE_R_OK)
+        return r;
     if (raw->n_cand == 0 || raw->n_cand > GOPE_MAX_CANDIDATES)
         return FAIL(GOPE_R_BAD_CANDIDATES, "%zu candidates, need 1..%d", raw->n_cand,
                     GOPE_MAX_CANDIDATES);
@@ -232,6 +242,14 @@ static gope_reason check_candidates(const gope_decoder_t *dec, char *detail, siz
     return GOPE_R_OK;
 }
 
+static gope_reason check_reward(const gope_dec_raw *raw, char *detail, size_t size)
+{
+    const gope_dec_val *rw = &raw->f[GOPE_F_REWARD];
+    if (rw->kind != GOPE_DK_ABSENT && !(rw->d >= 0 && rw->d <= DBL_MAX))
+        return FAIL(GOPE_R_BAD_REWARD, "reward %s", num(rw->d).s);
+    return GOPE_R_OK;
+}
+
 static gope_reason check_choice(const gope_dec_raw *raw, char *detail, size_t size)
 {
     const gope_dec_val *a = &raw->f[GOPE_F_ACTION];
@@ -241,10 +259,7 @@ static gope_reason check_choice(const gope_dec_raw *raw, char *detail, size_t si
     double p = raw->f[GOPE_F_PROPENSITY].d;
     if (!(p > 0 && p <= 1))
         return FAIL(GOPE_R_BAD_PROPENSITY, "propensity %s", num(p).s);
-    const gope_dec_val *rw = &raw->f[GOPE_F_REWARD];
-    if (rw->kind != GOPE_DK_ABSENT && !(rw->d >= 0 && rw->d <= DBL_MAX))
-        return FAIL(GOPE_R_BAD_REWARD, "reward %s", num(rw->d).s);
-    return GOPE_R_OK;
+    return check_reward(raw, detail, size);
 }
 
 static gope_reason check_probs(const gope_decoder_t *dec, char *detail, size_t size)
@@ -289,6 +304,7 @@ static gope_reason check_optional(const gope_dec_raw *raw, char *detail, size_t 
 static void fill_event(const gope_decoder_t *dec, gope_event *out)
 {
     const gope_dec_raw *raw = &dec->raw;
+    out->kind = GOPE_EV_DECISION;
     memcpy(out->event_id, raw->event_id, raw->event_id_len);
     out->event_id[raw->event_id_len] = '\0';
     out->event_id_len = raw->event_id_len;
@@ -305,13 +321,44 @@ static void fill_event(const gope_decoder_t *dec, gope_event *out)
     memcpy(out->lambda_values, raw->lambda_values, sizeof out->lambda_values);
 }
 
+/* A reward.v1 line: event_id, ts and reward, each of the right type, present
+ * and in range, in that order; every other member is unknown to reward.v1
+ * and ignored, as unknown members of alloc.v1 are. */
+static gope_reason validate_reward(const gope_dec_raw *raw, gope_event *out, char *detail,
+                                   size_t size)
+{
+    static const gope_dec_field fields[] = {GOPE_F_EVENT_ID, GOPE_F_TS, GOPE_F_REWARD};
+    for (size_t i = 0; i < 3; i++)
+        if (wrong_kind(raw->f[fields[i]].kind, top_want[fields[i]]))
+            return FAIL(GOPE_R_WRONG_TYPE, "%s", gope_dec_field_names[fields[i]]);
+    for (size_t i = 0; i < 3; i++)
+        if (raw->f[fields[i]].kind == GOPE_DK_ABSENT)
+            return FAIL(GOPE_R_MISSING_FIELD, "%s", gope_dec_field_names[fields[i]]);
+    gope_reason r = check_key(raw, detail, size);
+    if (r == GOPE_R_OK)
+        r = check_reward(raw, detail, size);
+    if (r != GOPE_R_OK)
+        return r;
+    *out = (gope_event){.kind = GOPE_EV_REWARD, .event_id_len = raw->event_id_len,
+                        .ts = raw->f[GOPE_F_TS].i, .reward = raw->f[GOPE_F_REWARD].d,
+                        .has_reward = true};
+    memcpy(out->event_id, raw->event_id, raw->event_id_len);
+    out->event_id[raw->event_id_len] = '\0';
+    if (detail && size > 0)
+        detail[0] = '\0';
+    return GOPE_R_OK;
+}
+
 gope_reason gope_dec_validate(gope_decoder_t *dec, bool require_reward,
                               gope_event *out, char *detail, size_t size)
 {
     const gope_dec_raw *raw = &dec->raw;
     uint8_t schema = raw->f[GOPE_F_SCHEMA].kind;
-    if (schema != GOPE_DK_ABSENT && !(schema == GOPE_DK_STRING && raw->schema_ok))
-        return FAIL(GOPE_R_UNKNOWN_SCHEMA, "schema is not \"alloc.v1\"");
+    bool named = schema == GOPE_DK_STRING && raw->schema_is >= 0;
+    if (schema != GOPE_DK_ABSENT && !named)
+        return FAIL(GOPE_R_UNKNOWN_SCHEMA, "schema is not \"alloc.v1\" or \"reward.v1\"");
+    if (named && raw->schema_is == GOPE_EV_REWARD)
+        return validate_reward(raw, out, detail, size);
     gope_reason r = check_types(raw, detail, size);
     if (r == GOPE_R_OK)
         r = check_missing(raw, require_reward, detail, size);

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt_int.h"
+
 typedef struct {
     uint64_t h1, h2; /* h1 == 0 marks an empty slot (h1 is forced non-zero) */
     int64_t ts;
@@ -166,6 +168,27 @@ static void expire(gope_dedupe_t *d)
     }
 }
 
+/* Remember `e` (table and FIFO tail) unless its key is there; *added says
+ * which. */
+static gope_status add_entry(gope_dedupe_t *d, const entry *e, bool *added, gope_err *err)
+{
+    gope_status st;
+    *added = false;
+    if ((d->used + 1) * 2 > d->mask + 1 && (st = grow_table(d, err)) != GOPE_OK)
+        return st;
+    if (d->count == d->fifo_cap && (st = grow_fifo(d, err)) != GOPE_OK)
+        return st;
+    size_t i = find_slot(d, e);
+    if (d->slots[i].h1)
+        return GOPE_OK; /* already present */
+    d->slots[i] = *e;
+    d->used++;
+    d->fifo[(d->head + d->count) % d->fifo_cap] = *e;
+    d->count++;
+    *added = true;
+    return GOPE_OK;
+}
+
 gope_status gope_dedupe_insert(gope_dedupe_t *d, const char *id, size_t len,
                                int64_t ts, gope_err *err)
 {
@@ -173,20 +196,59 @@ gope_status gope_dedupe_insert(gope_dedupe_t *d, const char *id, size_t len,
         d->max_ts = ts;
         expire(d);
     }
-    gope_status st;
-    if ((d->used + 1) * 2 > d->mask + 1 && (st = grow_table(d, err)) != GOPE_OK)
-        return st;
-    if (d->count == d->fifo_cap && (st = grow_fifo(d, err)) != GOPE_OK)
-        return st;
     entry e = make_entry(id, len, ts);
-    size_t i = find_slot(d, &e);
-    if (d->slots[i].h1)
-        return GOPE_OK; /* already present */
-    d->slots[i] = e;
-    d->used++;
-    d->fifo[(d->head + d->count) % d->fifo_cap] = e;
-    d->count++;
-    return GOPE_OK;
+    bool added;
+    return add_entry(d, &e, &added, err);
 }
 
 size_t gope_dedupe_size(const gope_dedupe_t *d) { return d->used; }
+
+/* ------------------------------------------------------------ checkpoints
+ * Body of section DEDU: the horizon, the largest ts, then the remembered ids
+ * (their two hashes and ts) in FIFO order, so that a restored set expires
+ * them in the same order as the one saved. */
+
+gope_status gope_dedupe_save(const void *obj, FILE *f, gope_err *err)
+{
+    const gope_dedupe_t *d = obj;
+    (void)err;
+    gope_ckw_i64(f, d->horizon);
+    gope_ckw_i64(f, d->max_ts);
+    gope_ckw_u64(f, d->count);
+    for (size_t i = 0; i < d->count; i++) {
+        const entry *e = &d->fifo[(d->head + i) % d->fifo_cap];
+        gope_ckw_u64(f, e->h1);
+        gope_ckw_u64(f, e->h2);
+        gope_ckw_i64(f, e->ts);
+    }
+    return GOPE_OK;
+}
+
+gope_status gope_dedupe_load(gope_dedupe_t *d, gope_ckr *r, gope_err *err)
+{
+    int64_t horizon;
+    uint64_t n;
+    if (!gope_ckr_i64(r, &horizon) || !gope_ckr_i64(r, &d->max_ts) || !gope_ckr_u64(r, &n))
+        return gope_ckr_fail(r, err, "truncated: dedupe header");
+    if (horizon != d->horizon)
+        return gope_ckr_fail(r, err, "dedupe horizon %lld ms, this run has %lld ms",
+                             (long long)horizon, (long long)d->horizon);
+    if (n > (r->len - r->pos) / 24)
+        return gope_ckr_fail(r, err, "%llu ids do not fit in the section", (unsigned long long)n);
+    for (uint64_t i = 0; i < n; i++) {
+        entry e;
+        gope_ckr_u64(r, &e.h1);
+        gope_ckr_u64(r, &e.h2);
+        gope_ckr_i64(r, &e.ts);
+        bool added = false;
+        gope_status st = e.h1 ? add_entry(d, &e, &added, err) : GOPE_OK;
+        if (st != GOPE_OK)
+            return st;
+        if (!added) {
+            r->pos -= 24;
+            return gope_ckr_fail(r, err, "dedupe id %llu: empty or repeated",
+                                 (unsigned long long)i);
+        }
+    }
+    return GOPE_OK;
+}

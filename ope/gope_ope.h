@@ -47,11 +47,15 @@ typedef struct {
 
 typedef struct gope_windows_s gope_windows_t;
 
-/* A closed window: accs[p] is policy p's merged accumulator. */
+/* A closed window: accs[p] is policy p's merged accumulator. `revision` is 1
+ * for a window's first emission; a window flushed while open (end of a batch)
+ * and emitted again later keeps its revision when no event was added since
+ * and takes the next one otherwise (windows.c, "Revisions"). */
 typedef struct {
     int64_t start, end;
     const gope_acc *const *accs;
     size_t n_policies;
+    uint32_t revision;
 } gope_window_result;
 
 /* Called once per emitted window, in increasing start order. A non-OK return
@@ -81,12 +85,23 @@ gope_status gope_windows_pane(gope_windows_t *win, int64_t ts, gope_acc ***accs,
                               gope_err *err);
 
 /*! gope_windows_advance() : an event at `ts` was accepted: move the watermark
- * and emit every window that closes. */
+ * to (largest accepted ts - lateness) and emit every window that closes. */
 gope_status gope_windows_advance(gope_windows_t *win, int64_t ts,
                                  gope_window_emit_fn emit, void *ctx, gope_err *err);
 
-/*! gope_windows_flush() : end of input: emit every window still open that
- * received an event. */
+/*! gope_windows_advance_to() : move the watermark to `wm`, computed by the
+ * caller (the pipeline's per-stream clock held back by pending reward
+ * joins), and emit every window that closes. A watermark never moves back:
+ * a `wm` at or below the current one does nothing. Events added with
+ * gope_windows_pane() count for the "all" window's bounds as they are added.
+ * @return GOPE_OK, or the first non-OK return of `emit`. */
+gope_status gope_windows_advance_to(gope_windows_t *win, int64_t wm,
+                                    gope_window_emit_fn emit, void *ctx, gope_err *err);
+
+/*! gope_windows_flush() : end of input (or of a batch): emit every window
+ * still open that received an event. The windows stay open (a checkpoint
+ * taken afterwards keeps them, and they go on in the next run); their
+ * revision is remembered for the next emission. */
 gope_status gope_windows_flush(gope_windows_t *win, gope_window_emit_fn emit,
                                void *ctx, gope_err *err);
 
@@ -117,6 +132,159 @@ gope_status gope_dedupe_insert(gope_dedupe_t *d, const char *id, size_t len,
 /*! gope_dedupe_size() : ids currently remembered. */
 size_t gope_dedupe_size(const gope_dedupe_t *d);
 
+/* ------------------------------------------------------------------- clock
+ * The stream clock (ope/clock.c): event time as far as every input stream
+ * (a Kafka partition; replay is one stream) has got. Each stream's time is
+ * the largest ts it has delivered; the clock is the minimum of those over
+ * the streams that are not idle, and it never moves back.
+ *   - A stream that was added but has delivered nothing yet holds the clock
+ *     where it is: its first event may be older than everything seen.
+ *   - An idle stream (gope_clock_idle; the consumer decides after
+ *     --idle-timeout without data) is left out, so it does not hold windows
+ *     open forever. Data on it makes it active again; its events older than
+ *     the clock may then be late — the price of declaring it idle.
+ *   - With every stream idle or none left, the clock stays where it is.
+ * Streams are named by small integers the caller chooses (e.g. one per
+ * assigned topic partition); a stream that delivers data is added on the
+ * fly. Recomputing the minimum is O(streams), and happens only when the
+ * stream at the minimum moves or a stream changes state.
+ */
+
+typedef struct gope_clock_s gope_clock_t;
+
+#define GOPE_CLOCK_MAX_STREAMS (1u << 20) /* stream numbers are below this */
+
+/*! gope_clock_new() : a clock without streams (INT64_MIN: no time yet).
+ * @return GOPE_OK and *out, or GOPE_ERR_NOMEM. */
+gope_status gope_clock_new(gope_clock_t **out, gope_err *err);
+
+/*! gope_clock_free() : NULL does nothing. */
+void gope_clock_free(gope_clock_t *c);
+
+/*! gope_clock_add() : stream `s` was assigned: it holds the clock until it
+ * delivers an event or is marked idle. Adding a present stream does nothing.
+ * @return GOPE_OK; GOPE_ERR_USAGE for s >= GOPE_CLOCK_MAX_STREAMS;
+ *         GOPE_ERR_NOMEM. */
+gope_status gope_clock_add(gope_clock_t *c, uint32_t s, gope_err *err);
+
+/*! gope_clock_remove() : stream `s` was revoked: it no longer counts (the
+ * clock may advance). An absent stream does nothing. */
+void gope_clock_remove(gope_clock_t *c, uint32_t s);
+
+/*! gope_clock_idle() : mark stream `s` idle (left out of the minimum) or
+ * active again. An absent stream does nothing. */
+void gope_clock_idle(gope_clock_t *c, uint32_t s, bool idle);
+
+/*! gope_clock_observe() : stream `s` delivered an event at `ts` (adding the
+ * stream if needed and making it active).
+ * @return GOPE_OK; GOPE_ERR_USAGE for s >= GOPE_CLOCK_MAX_STREAMS;
+ *         GOPE_ERR_NOMEM. */
+gope_status gope_clock_observe(gope_clock_t *c, uint32_t s, int64_t ts, gope_err *err);
+
+/*! gope_clock_now() : the clock: INT64_MIN until every non-idle stream has
+ * delivered an event. */
+int64_t gope_clock_now(const gope_clock_t *c);
+
+/*! gope_clock_streams() : streams present (added, active or idle). */
+size_t gope_clock_streams(const gope_clock_t *c);
+
+/* --------------------------------------------------------------- reward join
+ * Decisions (alloc.v1 without reward) and rewards (reward.v1) joined by
+ * event_id (ope/join.c, docs/schema.md "Rewards that arrive later").
+ *
+ * Time is event time, driven by the caller's clock `now` (the pipeline passes
+ * the stream clock minus --lateness: no event older than that is expected).
+ * A reward at ts r and a decision at ts d are "within the wait" when
+ * |r - d| <= wait. A decision stays pending until now > d + wait, summing
+ * every reward within the wait that arrives meanwhile (a viewer can gift
+ * several times); then it is released with that sum (0 when none came:
+ * "defaulted"). A reward that finds no pending decision within the wait is
+ * held until now > r + wait for its decision to arrive; then it is an orphan.
+ * Both deadlines are inclusive on the wait's side, exclusive on now's: at
+ * now == d + wait the decision still waits. Releases and orphans come out in
+ * (ts, arrival) order. Memory holds only the decisions and rewards inside
+ * the wait: each leaves as soon as `now` passes its deadline. Lookups go
+ * through a hash table on event_id, deadlines through two binary heaps.
+ *
+ * A decision is held as its per-policy observations (gope_obs, r filled in
+ * at release), not as the event, so a pending decision costs a few dozen
+ * bytes per policy. A held reward keeps a copy of its line and source, so
+ * that an orphan's dead letter names it exactly.
+ */
+
+typedef struct gope_join_s gope_join_t;
+
+typedef struct {
+    int64_t wait_ms;  /* --reward-wait, >= 0 */
+    size_t n_obs;     /* observations per decision: one per policy, >= 1 */
+} gope_join_conf;
+
+/* What leaves the join. `release`: the decision at `ts` with its
+ * observations, obs[i].r = the sum of its n_rewards rewards. `orphan`: a
+ * reward that found no decision, its line as it came from `source`, and why
+ * (`detail`). A non-OK return stops gope_join_advance() and is passed back;
+ * the decision or reward stays in the join. */
+typedef struct {
+    gope_status (*release)(void *ctx, int64_t ts, gope_obs *obs, uint32_t n_rewards,
+                           gope_err *err);
+    gope_status (*orphan)(void *ctx, const char *source, const gope_line *line,
+                          const char *detail, gope_err *err);
+    void *ctx;
+} gope_join_out;
+
+/*! gope_join_new() : an empty join.
+ * @return GOPE_OK and *out; GOPE_ERR_USAGE for a negative or over-1000-year
+ *         wait or n_obs 0; GOPE_ERR_NOMEM. */
+gope_status gope_join_new(const gope_join_conf *conf, gope_join_t **out, gope_err *err);
+
+/*! gope_join_free() : NULL does nothing. */
+void gope_join_free(gope_join_t *j);
+
+/*! gope_join_decision() : a decision at `ts` whose reward comes later;
+ * `obs` (conf.n_obs of them) are copied. Held rewards for `id` within the
+ * wait are summed into it at once; *joined says how many. The caller
+ * refuses duplicate ids before (dedupe).
+ * @return GOPE_OK; GOPE_ERR_NOMEM (nothing changed). */
+gope_status gope_join_decision(gope_join_t *j, const char *id, size_t len, int64_t ts,
+                               const gope_obs *obs, uint32_t *joined, gope_err *err);
+
+/*! gope_join_reward() : a reward of `reward` at `ts` for decision `id`,
+ * read from `line` of `source`. *joined true: it was summed into the pending
+ * decision; false: it is held (line and source copied) until its decision
+ * comes or its wait ends.
+ * @return GOPE_OK; GOPE_ERR_NOMEM (nothing changed). */
+gope_status gope_join_reward(gope_join_t *j, const char *id, size_t len, int64_t ts,
+                             double reward, const char *source, const gope_line *line,
+                             bool *joined, gope_err *err);
+
+/*! gope_join_advance() : the clock is at `now`: release every decision and
+ * orphan every reward whose wait has ended (ts + wait < now), in (ts,
+ * arrival) order, through `out`. INT64_MAX empties the join (end of input).
+ * @return GOPE_OK, or the first non-OK return of a callback. */
+gope_status gope_join_advance(gope_join_t *j, int64_t now, const gope_join_out *out,
+                              gope_err *err);
+
+/*! gope_join_oldest() : the ts of the oldest pending decision, INT64_MAX
+ * when none is pending (what holds the window watermark back). */
+int64_t gope_join_oldest(const gope_join_t *j);
+
+/*! gope_join_pending() / gope_join_held() : decisions pending, rewards held. */
+size_t gope_join_pending(const gope_join_t *j);
+size_t gope_join_held(const gope_join_t *j);
+
+/*! gope_join_save() : write the join's state to `f` in a self-delimiting
+ * little-endian binary form (doubles as their IEEE bits, so a reload is
+ * bit-exact); other data may follow it in the same file.
+ * @return GOPE_OK; GOPE_ERR_IO when writing fails. */
+gope_status gope_join_save(const gope_join_t *j, FILE *f, gope_err *err);
+
+/*! gope_join_load() : read a state written by gope_join_save() into `j`,
+ * which must be empty and made with the same conf; `f` is left just after it.
+ * @return GOPE_OK; GOPE_ERR_USAGE when `j` is not empty or its conf differs
+ *         from the saved one; GOPE_ERR_INPUT for data that is not a join
+ *         state or is truncated (`j` is then empty again); GOPE_ERR_NOMEM. */
+gope_status gope_join_load(gope_join_t *j, FILE *f, gope_err *err);
+
 /* ------------------------------------------------------------------- sinks */
 
 /* A sink receives finished JSON lines (without '\n'). Files today; Kafka and
@@ -126,6 +294,10 @@ typedef struct gope_sink_ops {
     gope_status (*write)(void *ctx, const char *key, const char *line, size_t len,
                          gope_err *err);
     gope_status (*close)(void *ctx, gope_err *err);
+    /* Optional (NULL: every write is final when it returns): make the lines
+     * written so far durable — a file is flushed and fsync'd — before a
+     * checkpoint that counts them as emitted is written. */
+    gope_status (*flush)(void *ctx, gope_err *err);
 } gope_sink_ops;
 
 typedef struct {
@@ -137,24 +309,105 @@ typedef struct {
  * @return GOPE_OK and *out; GOPE_ERR_IO naming the path; GOPE_ERR_NOMEM. */
 gope_status gope_sink_file_open(const char *path, gope_sink *out, gope_err *err);
 
+/*! gope_sink_flush() : the sink's flush (above); a sink with ops NULL or no
+ * flush does nothing.
+ * @return GOPE_OK; GOPE_ERR_IO naming the output when the lines could not be
+ *         written or synced. */
+gope_status gope_sink_flush(gope_sink *sink, gope_err *err);
+
 /*! gope_sink_close() : flush and release; a sink with ops NULL does nothing.
  * @return GOPE_ERR_IO when buffered data could not be written. */
 gope_status gope_sink_close(gope_sink *sink, gope_err *err);
 
-/* ----------------------------------------------------------------- pipeline */
+/* Kafka sinks (ope/sink_kafka.c): every line is one message on a topic, keyed
+ * by the sink key (the policy for window records, the reason for dead
+ * letters, "summary" for the run summary), from an idempotent librdkafka
+ * producer (acks=all, enable.idempotence=true, linger.ms=5, zstd batches,
+ * message.timeout.ms=30000; -X may override all but the first two). A
+ * delivery that fails is reported by the next write or by close, so a
+ * record is never lost silently; every wait is bounded by message.timeout.ms. */
+typedef struct {
+    const char *brokers;            /* bootstrap.servers, "HOST:PORT[,...]"; required */
+    const char *const *props;       /* librdkafka "key=value" settings (-X) */
+    size_t n_props;
+    gope_kafka_log_fn log;          /* librdkafka's logs, on the caller's thread; NULL drops */
+    void *log_ctx;
+} gope_kafka_sink_conf;
+
+#define GOPE_SINK_KAFKA_PREFIX "kafka:"
+
+/*! gope_sink_is_kafka() : true when the output spec is "kafka:..." (a topic),
+ * not a file name. */
+bool gope_sink_is_kafka(const char *spec);
+
+/*! gope_sink_kafka_open() : a sink producing to `topic` (1-249 of
+ * [A-Za-z0-9._-], as Kafka allows). Connecting happens in the background:
+ * an unreachable broker or a missing topic shows as failed deliveries once
+ * message.timeout.ms has passed. The sink serves librdkafka's delivery
+ * reports and logs inside write and close, on the caller's thread.
+ * @return GOPE_OK and *out; GOPE_ERR_USAGE naming the topic or the -X
+ *         property (a bad name, no brokers, an item without '=', a key the
+ *         sink owns: bootstrap.servers, acks, enable.idempotence, or a
+ *         setting librdkafka refuses); GOPE_ERR_IO when the producer cannot
+ *         be created; GOPE_ERR_NOMEM.
+ * Its write returns GOPE_ERR_IO "kafka:TOPIC: N message(s) not delivered:
+ * REASON" once a delivery has failed; its close flushes (waiting at most
+ * message.timeout.ms plus a margin) and returns the same error for the
+ * messages that failed or are still undelivered. */
+gope_status gope_sink_kafka_open(const gope_kafka_sink_conf *conf, const char *topic,
+                                 gope_sink *out, gope_err *err);
+
+/*! gope_sink_open() : the sink an output spec names: "kafka:TOPIC" a Kafka
+ * sink with `kafka`'s settings (gope_sink_kafka_open), anything else a file
+ * (gope_sink_file_open; "./kafka:x" writes a file of that name). `what` names
+ * the option in messages ("--out").
+ * @return as those two; GOPE_ERR_USAGE "WHAT kafka:TOPIC: kafka:TOPIC needs
+ *         --brokers" when `kafka` is NULL or has no brokers. */
+gope_status gope_sink_open(const char *spec, const char *what,
+                           const gope_kafka_sink_conf *kafka, gope_sink *out, gope_err *err);
+
+/* ----------------------------------------------------------------- pipeline
+ * Time: every line arrives on a stream (a Kafka partition; replay uses
+ * stream 0). The stream clock (see "clock") is the minimum over streams of
+ * the largest ts each delivered (accepted or late lines count, rejected ones
+ * do not). Then:
+ *   join clock        J = stream clock - lateness
+ *   window watermark  W = J, or with the reward join min(J, oldest pending
+ *                     decision ts): a decision waiting for its reward never
+ *                     finds its windows closed when it is released.
+ * With one stream and no join, W is the old single watermark, max accepted
+ * ts - lateness, and the output is unchanged.
+ */
 
 typedef struct {
     gope_window_conf window;
     int64_t dedupe_horizon_ms;  /* default 10 minutes */
-    bool require_reward;        /* replay: rewards are inline */
+    bool require_reward;        /* without the join, a decision must carry its
+                                 * reward (replay, consume today) */
+    bool join;                  /* decisions without reward wait for reward.v1
+                                 * lines (the reward join); else a reward.v1
+                                 * line is rejected as unknown_schema */
+    int64_t reward_wait_ms;     /* the join's wait (--reward-wait, default 10m) */
     bool use_cjson_decoder;     /* the reference decoder (slow, for checks) */
     bool decode_only;           /* benchmark: read + decode, no estimation */
 } gope_pipeline_conf;
 
+#define GOPE_REWARD_WAIT_MS (10 * 60 * 1000)
+
+/* Counters of a run. Every line read is accepted, rejected or late once
+ * its fate is known; a reward line held by the join is not yet any of them:
+ *   lines_read = accepted + rejected + late + rewards_held, always,
+ * and rewards_held is 0 after gope_pipeline_finish(). A joined reward line
+ * counts as accepted, an orphan as rejected (orphan_reward). */
 typedef struct {
     uint64_t lines_read, accepted, rejected, late, windows, records;
     uint64_t by_reason[GOPE_R_COUNT];
     int64_t min_ts, max_ts;
+    uint64_t rewards_joined;      /* reward lines summed into a decision */
+    uint64_t decisions_defaulted; /* decisions released with no reward (0) */
+    uint64_t rewards_orphaned;    /* reward lines without a decision in the wait */
+    uint64_t decisions_pending;   /* now waiting in the join (a gauge) */
+    uint64_t rewards_held;        /* now held in the join (a gauge) */
 } gope_pipeline_stats;
 
 typedef struct gope_pipeline_s gope_pipeline_t;
@@ -198,9 +451,36 @@ gope_status gope_pipeline_line(gope_pipeline_t *p, const char *source,
 
 /*! gope_pipeline_decoded() : the rest of gope_pipeline_line() for a line
  * decoded elsewhere (gope_decode_one(), e.g. on a reader thread): dedupe,
- * lateness, windows, estimators, sinks. Same return contract. */
+ * lateness, the join, windows, estimators, sinks. Same return contract. */
 gope_status gope_pipeline_decoded(gope_pipeline_t *p, const char *source,
                                   const gope_decoded *d, gope_err *err);
+
+/*! gope_pipeline_line_on() / gope_pipeline_decoded_on() : the same, for a
+ * line that arrived on input stream `stream` (gope_pipeline_line() and
+ * gope_pipeline_decoded() use stream 0). The stream is added if new.
+ * @return as gope_pipeline_line(); GOPE_ERR_USAGE for a stream number
+ *         >= GOPE_CLOCK_MAX_STREAMS. */
+gope_status gope_pipeline_line_on(gope_pipeline_t *p, uint32_t stream, const char *source,
+                                  const gope_line *line, gope_err *err);
+gope_status gope_pipeline_decoded_on(gope_pipeline_t *p, uint32_t stream, const char *source,
+                                     const gope_decoded *d, gope_err *err);
+
+/*! gope_pipeline_stream_add() : input stream `stream` was assigned (a
+ * partition): it holds the clock until it delivers a line or is marked
+ * idle. @return GOPE_OK; GOPE_ERR_USAGE (number too large); GOPE_ERR_NOMEM. */
+gope_status gope_pipeline_stream_add(gope_pipeline_t *p, uint32_t stream, gope_err *err);
+
+/*! gope_pipeline_stream_remove() / gope_pipeline_stream_idle() : the stream
+ * was revoked / is idle (no data for --idle-timeout) or active again. The
+ * clock may move: decisions whose wait ended are released, orphans written,
+ * windows that close are emitted. An unknown stream does nothing.
+ * @return GOPE_OK; sink failures and out of memory. */
+gope_status gope_pipeline_stream_remove(gope_pipeline_t *p, uint32_t stream, gope_err *err);
+gope_status gope_pipeline_stream_idle(gope_pipeline_t *p, uint32_t stream, bool idle,
+                                      gope_err *err);
+
+/*! gope_pipeline_clock() : the stream clock (INT64_MIN before it starts). */
+int64_t gope_pipeline_clock(const gope_pipeline_t *p);
 
 /* ------------------------------------------------------------------- reader */
 
@@ -233,7 +513,9 @@ void gope_reader_progress(const gope_reader_t *r, uint64_t *done, uint64_t *tota
 /*! gope_reader_close() : stop the thread and release; NULL does nothing. */
 void gope_reader_close(gope_reader_t *r);
 
-/*! gope_pipeline_finish() : end of input: emit the remaining windows. */
+/*! gope_pipeline_finish() : end of input: release every decision still
+ * waiting for its reward (with the rewards seen so far), write every held
+ * reward as an orphan, then emit the remaining windows. */
 gope_status gope_pipeline_finish(gope_pipeline_t *p, gope_err *err);
 
 /*! gope_pipeline_stats() : counters so far. */
@@ -244,6 +526,60 @@ const gope_pipeline_stats *gope_pipeline_stats_get(const gope_pipeline_t *p);
  * NULL. */
 gope_status gope_pipeline_summary(gope_pipeline_t *p, const char *extra,
                                   gope_err *err);
+
+/* ---------------------------------------------------------------- checkpoints
+ * The state of a pipeline and the next offset of every partition, saved
+ * together in one file, DIR/state.ckpt, replaced atomically (ope/checkpoint.c;
+ * format and semantics in docs/consume.md). A run restored from it continues
+ * exactly where the run that wrote it stood: same open windows, counters,
+ * remembered event ids and revisions, and it resumes every partition at the
+ * saved offset. */
+
+#define GOPE_CKPT_PATH_MAX 4096
+
+typedef struct gope_checkpoint_s gope_checkpoint_t;
+
+/*! gope_checkpoint_write() : save `p` and the partitions' next offsets
+ * `pos[0..n_pos)` to DIR/state.ckpt (DIR is created if missing, not its
+ * parents): written to DIR/state.ckpt.tmp, fsync'd, renamed over the old
+ * file, and DIR fsync'd. A crash leaves the old checkpoint or the new one.
+ * *bytes (may be NULL) receives the file's size.
+ * @return GOPE_OK; GOPE_ERR_IO naming the file (cannot create, write, sync
+ *         or rename; the old checkpoint is then untouched); GOPE_ERR_USAGE
+ *         for a directory name over GOPE_CKPT_PATH_MAX; GOPE_ERR_NOMEM. */
+gope_status gope_checkpoint_write(const char *dir, const gope_pipeline_t *p,
+                                  const gope_kafka_pos *pos, size_t n_pos, size_t *bytes,
+                                  gope_err *err);
+
+/*! gope_checkpoint_read() : load and validate DIR/state.ckpt: magic, format
+ * version, header and payload CRC-32s, lengths, and the offsets section.
+ * The pipeline state is checked when restored.
+ * @return GOPE_OK and *out (free with gope_checkpoint_free); GOPE_EOF when
+ *         there is no checkpoint (a first run); GOPE_ERR_INPUT for a
+ *         truncated or corrupt file, naming it and the byte position (never
+ *         silently ignored); GOPE_ERR_IO when it cannot be read;
+ *         GOPE_ERR_NOMEM. */
+gope_status gope_checkpoint_read(const char *dir, gope_checkpoint_t **out, gope_err *err);
+
+/*! gope_checkpoint_offsets() : the saved partitions and their next offsets
+ * (*n of them), valid as long as `c`. */
+const gope_kafka_pos *gope_checkpoint_offsets(const gope_checkpoint_t *c, size_t *n);
+
+/*! gope_checkpoint_restore() : put the saved state into `p`, a pipeline
+ * made with the same options that has seen no input yet.
+ * @return GOPE_OK; GOPE_ERR_USAGE when the checkpoint was written with other
+ *         options (window, slide, lateness, dedupe horizon, estimators,
+ *         policies), naming the option; GOPE_ERR_INPUT for a malformed
+ *         section, naming file and byte; GOPE_ERR_NOMEM. After an error `p`
+ *         is only fit to be freed. */
+gope_status gope_checkpoint_restore(const gope_checkpoint_t *c, gope_pipeline_t *p,
+                                    gope_err *err);
+
+/*! gope_checkpoint_path() : the file `c` was read from, for messages. */
+const char *gope_checkpoint_path(const gope_checkpoint_t *c);
+
+/*! gope_checkpoint_free() : NULL does nothing. */
+void gope_checkpoint_free(gope_checkpoint_t *c);
 
 /* =================================================================== agreement
  * OPE against simulator truth: `giftope agree` and `replay --truth`
@@ -457,5 +793,112 @@ gope_status gope_agree_rankings(const gope_agree_t *a, gope_agree_rank **out, si
  * line before passing it to `inner`; other lines pass unchanged. Borrows `a`
  * and `inner`: closing it does nothing, close `inner` yourself. */
 void gope_agree_sink(gope_agree_t *a, gope_sink *inner, gope_sink *out);
+
+/* ==================================================================== metrics
+ * Prometheus exposition for `giftope consume --metrics-addr` (docs/prometheus.md;
+ * ope/metrics_prom.c renders, ope/metrics_http.c serves).
+ *
+ * Two objects for two threads. gope_prom_t belongs to the consumer's
+ * thread: a sink wrapper shows it every record going to --out, from which it
+ * keeps each policy's latest closed window (estimates with CI, ESS, the
+ * agreement verdict with --truth); the caller adds consumer lag and
+ * checkpoint times; gope_prom_render() turns that and the pipeline
+ * counters into text exposition format 0.0.4. gope_prom_http_t is a small
+ * HTTP/1.1 server on its own thread (one poll() loop over non-blocking
+ * sockets, a deadline and a request-size limit per connection) that serves
+ * the text last published to it. Publishing copies the text into a spare
+ * buffer and swaps it in under a mutex, which the server holds only to copy
+ * the text into a response: the consumer never waits on a client.
+ * ========================================================================== */
+
+/* Wall-clock time in seconds since the Unix epoch (tests pass a fixed one). */
+typedef double (*gope_wallclock_fn)(void *ctx);
+
+typedef struct {
+    gope_wallclock_fn clock; /* NULL: CLOCK_REALTIME */
+    void *clock_ctx;
+} gope_prom_conf;
+
+typedef struct gope_prom_s gope_prom_t;
+
+/*! gope_prom_new() : an empty metrics state; giftope_start_time_seconds
+ * is the clock's time now. @return GOPE_OK and *out; GOPE_ERR_NOMEM. */
+gope_status gope_prom_new(const gope_prom_conf *conf, gope_prom_t **out,
+                             gope_err *err);
+
+/*! gope_prom_free() : NULL does nothing. Does not close a wrapped sink. */
+void gope_prom_free(gope_prom_t *m);
+
+/*! gope_prom_wrap_sink() : interpose on *sink in place, so that whoever
+ * holds a pointer to it (the pipeline, the agreement sink) now writes
+ * through `m`: every ope_metrics.v1 line updates its policy's gauges and
+ * then goes, like every other line, unchanged to the original sink. Closing
+ * (flushing) *sink closes (flushes) the original. `m` must outlive *sink. A record that cannot
+ * be read back (missing policy, window or estimates) fails the write with
+ * GOPE_ERR_INPUT naming the field; the inner sink's errors pass through. */
+void gope_prom_wrap_sink(gope_prom_t *m, gope_sink *sink);
+
+/*! gope_prom_changed() : a window record came through since the last
+ * render (the caller publishes at once rather than at its next tick). */
+bool gope_prom_changed(const gope_prom_t *m);
+
+/*! gope_prom_lag_clear() : forget the consumer lag; call before setting
+ * the current assignment's, so revoked partitions disappear. */
+void gope_prom_lag_clear(gope_prom_t *m);
+
+/*! gope_prom_lag_set() : partition `partition` of `topic` is `lag`
+ * messages behind its high watermark (giftope_consumer_lag_messages).
+ * @return GOPE_OK; GOPE_ERR_NOMEM. */
+gope_status gope_prom_lag_set(gope_prom_t *m, const char *topic, int32_t partition,
+                                 int64_t lag, gope_err *err);
+
+/*! gope_prom_checkpoint_done() : a checkpoint was just written (at the
+ * clock's time now). giftope_checkpoint_age_seconds is absent until the
+ * first call. */
+void gope_prom_checkpoint_done(gope_prom_t *m);
+
+/*! gope_prom_render() : the exposition text of every series
+ * (docs/prometheus.md) from `stats` and what `m` has seen, at the clock's
+ * time now. *text (NUL-terminated, *len bytes) is owned by `m` and valid
+ * until the next render. @return GOPE_OK; GOPE_ERR_NOMEM. */
+gope_status gope_prom_render(gope_prom_t *m, const gope_pipeline_stats *stats,
+                                const char **text, size_t *len, gope_err *err);
+
+typedef struct {
+    const char *addr;   /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (the last two
+                         * bind 127.0.0.1); port 0 takes a free one */
+    int timeout_ms;     /* a connection's whole life, request to close; 0: 5000 */
+    size_t max_request; /* bytes of request line and headers; 0: 8192 */
+    size_t max_conns;   /* open connections; 0: 64 */
+} gope_prom_http_conf;
+
+typedef struct gope_prom_http_s gope_prom_http_t;
+
+/*! gope_prom_http_start() : listen on conf->addr and serve on a thread of
+ * its own: GET /metrics (the last published text; 503 before the first),
+ * GET /healthz ("ok"). Another method on those paths is 405, another path
+ * 404, a malformed request 400, a request head over max_request bytes 431;
+ * every response closes its connection. A connection that has not finished
+ * by its deadline is closed; when max_conns are open, a new one replaces
+ * the oldest that is still sending its request (503 if none is).
+ * @return GOPE_OK and *out; GOPE_ERR_USAGE naming the address when it does
+ *         not parse, resolve or bind; GOPE_ERR_IO when the thread or its
+ *         wake-up pipe cannot be made; GOPE_ERR_NOMEM. */
+gope_status gope_prom_http_start(const gope_prom_http_conf *conf,
+                                    gope_prom_http_t **out, gope_err *err);
+
+/*! gope_prom_http_port() : the port bound (the one chosen for port 0). */
+int gope_prom_http_port(const gope_prom_http_t *h);
+
+/*! gope_prom_http_publish() : serve `text` from now on. Copies it; waits
+ * at most for the server to finish copying the previous text into a
+ * response, never for a client. Call from one thread.
+ * @return GOPE_OK; GOPE_ERR_NOMEM (the previous text stays served). */
+gope_status gope_prom_http_publish(gope_prom_http_t *h, const char *text, size_t len,
+                                      gope_err *err);
+
+/*! gope_prom_http_stop() : stop the thread, close every connection and
+ * free; NULL does nothing. */
+void gope_prom_http_stop(gope_prom_http_t *h);
 
 #endif /* GOPE_OPE_H */

@@ -9,7 +9,15 @@
  *   accepted  added to its pane: for each policy one observation
  *             (w, r, q, v) goes into that policy's accumulator.
  * Rejected and late lines go to the dead-letter sink with their position.
- * The same code serves replay (file sources) and, later, the Kafka consumer.
+ * The same code serves replay (file sources) and the Kafka consumer.
+ *
+ * With the reward join on (conf.join), a decision without reward is accepted
+ * (dedupe and lateness are decided on arrival) but waits in the join, as its
+ * per-policy observations, until its rewards are in; a reward.v1 line counts
+ * once joined (accepted) or orphaned (rejected, orphan_reward). Time comes
+ * from the stream clock (ope/clock.c); after every line, tick() lets the
+ * join release what it no longer waits for and moves the window watermark,
+ * held back by the oldest pending decision (gope_ope.h, "pipeline").
  */
 #include "gope_ope.h"
 
@@ -33,8 +41,14 @@ gope_status gope_pipeline_new(const gope_pipeline_conf *conf,
     p->set = set;
     p->out = out;
     p->dead = dead;
-    gope_status st = gope_windows_new(&conf->window, gope_policies_count(policies), set,
-                                      &p->win, err);
+    size_t n_policies = gope_policies_count(policies);
+    gope_status st = gope_windows_new(&conf->window, n_policies, set, &p->win, err);
+    if (st == GOPE_OK)
+        st = gope_clock_new(&p->clock, err);
+    if (st == GOPE_OK && conf->join) {
+        gope_join_conf jc = {.wait_ms = conf->reward_wait_ms, .n_obs = n_policies};
+        st = gope_join_new(&jc, &p->join, err);
+    }
     if (st != GOPE_OK)
         goto cleanup;
     p->dec = gope_decoder_new();
@@ -42,7 +56,8 @@ gope_status gope_pipeline_new(const gope_pipeline_conf *conf,
     p->res = gope_result_new(set);
     p->pi = malloc(GOPE_MAX_CANDIDATES * sizeof *p->pi);
     p->scratch = malloc(GOPE_MAX_CANDIDATES * sizeof *p->scratch);
-    if (!p->dec || !p->dedupe || !p->res || !p->pi || !p->scratch) {
+    p->obs = malloc((n_policies ? n_policies : 1) * sizeof *p->obs);
+    if (!p->dec || !p->dedupe || !p->res || !p->pi || !p->scratch || !p->obs) {
         st = gope_err_set(err, GOPE_ERR_NOMEM, "pipeline: out of memory");
         goto cleanup;
     }
@@ -58,11 +73,14 @@ void gope_pipeline_free(gope_pipeline_t *p)
     if (!p)
         return;
     gope_windows_free(p->win);
+    gope_clock_free(p->clock);
+    gope_join_free(p->join);
     gope_decoder_free(p->dec);
     gope_dedupe_free(p->dedupe);
     gope_result_free(p->res);
     free(p->pi);
     free(p->scratch);
+    free(p->obs);
     gope_jbuf_free(&p->buf);
     free(p);
 }
@@ -102,7 +120,7 @@ static gope_status emit(void *ctx, const gope_window_result *w, gope_err *err)
         gope_acc_result(p->set, w->accs[i], p->res);
         const char *name = gope_policy_name(p->policies, i);
         gope_jbuf_reset(&p->buf);
-        gope_record_window(&p->buf, w->start, w->end, name, p->set, p->res);
+        gope_record_window(&p->buf, w->start, w->end, name, w->revision, p->set, p->res);
         gope_status st = flush_buf(p, p->out, name, err);
         if (st != GOPE_OK)
             return st;
@@ -112,13 +130,9 @@ static gope_status emit(void *ctx, const gope_window_result *w, gope_err *err)
     return GOPE_OK;
 }
 
-/* Add an accepted event to its pane: one observation per policy. */
-static gope_status add_event(gope_pipeline_t *p, const gope_event *ev, gope_err *err)
+/* Each policy's observation of decision `ev` with reward `r`, into p->obs. */
+static void observe(gope_pipeline_t *p, const gope_event *ev, double r)
 {
-    gope_acc **accs;
-    gope_status st = gope_windows_pane(p->win, ev->ts, &accs, err);
-    if (st != GOPE_OK)
-        return st;
     const gope_candidate *c = ev->candidates;
     const size_t k = ev->n_candidates;
     for (size_t i = 0; i < gope_policies_count(p->policies); i++) {
@@ -126,15 +140,121 @@ static gope_status add_event(gope_pipeline_t *p, const gope_event *ev, gope_err 
         gope_ksum v = {0, 0};
         for (size_t j = 0; j < k; j++)
             gope_ksum_add(&v, p->pi[j] * c[j].ev);
-        gope_obs o = {
+        p->obs[i] = (gope_obs){
             .w = p->pi[ev->action] / ev->propensity,
-            .r = ev->reward,
+            .r = r,
             .q = c[ev->action].ev,
             .v = gope_ksum_value(&v),
         };
-        gope_acc_add(p->set, accs[i], &o);
     }
-    return gope_windows_advance(p->win, ev->ts, emit, p, err);
+}
+
+/* Add the observations of an accepted decision at `ts` to its pane. */
+static gope_status add_obs(gope_pipeline_t *p, int64_t ts, const gope_obs *obs, gope_err *err)
+{
+    gope_acc **accs;
+    gope_status st = gope_windows_pane(p->win, ts, &accs, err);
+    if (st != GOPE_OK)
+        return st;
+    for (size_t i = 0; i < gope_policies_count(p->policies); i++)
+        gope_acc_add(p->set, accs[i], &obs[i]);
+    return GOPE_OK;
+}
+
+/* The join is done waiting for a decision: it enters its windows. */
+static gope_status join_release(void *ctx, int64_t ts, gope_obs *obs, uint32_t n_rewards,
+                                gope_err *err)
+{
+    gope_pipeline_t *p = ctx;
+    gope_status st = add_obs(p, ts, obs, err);
+    if (st != GOPE_OK)
+        return st;
+    p->stats.decisions_pending--;
+    p->stats.decisions_defaulted += n_rewards == 0;
+    return GOPE_OK;
+}
+
+static gope_status join_orphan(void *ctx, const char *source, const gope_line *line,
+                               const char *detail, gope_err *err)
+{
+    gope_pipeline_t *p = ctx;
+    p->stats.rewards_held--;
+    p->stats.rewards_orphaned++;
+    return refuse(p, source, line, GOPE_R_ORPHAN_REWARD, detail, err);
+}
+
+static gope_status join_advance(gope_pipeline_t *p, int64_t now, gope_err *err)
+{
+    gope_join_out out = {.release = join_release, .orphan = join_orphan, .ctx = p};
+    return gope_join_advance(p->join, now, &out, err);
+}
+
+/* The clock may have moved: the join releases the decisions and orphans the
+ * rewards whose wait has ended, then the window watermark follows — held
+ * at the oldest decision still pending, so that decision finds its windows
+ * open when it is released. */
+static gope_status tick(gope_pipeline_t *p, gope_err *err)
+{
+    int64_t now = gope_clock_now(p->clock);
+    int64_t wm = now == INT64_MIN ? INT64_MIN : now - p->conf.window.lateness_ms;
+    if (p->join) {
+        gope_status st = join_advance(p, wm, err);
+        if (st != GOPE_OK)
+            return st;
+        int64_t oldest = gope_join_oldest(p->join);
+        wm = oldest < wm ? oldest : wm;
+    }
+    return gope_windows_advance_to(p->win, wm, emit, p, err);
+}
+
+/* A line with a trusted ts arrived on `stream`. */
+static gope_status advance(gope_pipeline_t *p, uint32_t stream, int64_t ts, gope_err *err)
+{
+    gope_status st = gope_clock_observe(p->clock, stream, ts, err);
+    return st != GOPE_OK ? st : tick(p, err);
+}
+
+/* An accepted decision: into its pane now (reward inline, or no join), or
+ * into the join to wait for its rewards. */
+static gope_status take_decision(gope_pipeline_t *p, const gope_event *ev, gope_err *err)
+{
+    if (!p->join || ev->has_reward) {
+        observe(p, ev, ev->reward);
+        return add_obs(p, ev->ts, p->obs, err);
+    }
+    observe(p, ev, 0);
+    uint32_t joined;
+    gope_status st = gope_join_decision(p->join, ev->event_id, ev->event_id_len, ev->ts, p->obs,
+                                        &joined, err);
+    if (st != GOPE_OK)
+        return st;
+    p->stats.decisions_pending++;
+    p->stats.rewards_held -= joined;
+    p->stats.accepted += joined;
+    p->stats.rewards_joined += joined;
+    return GOPE_OK;
+}
+
+/* A reward.v1 line: summed into its pending decision, or held by the join. */
+static gope_status take_reward(gope_pipeline_t *p, uint32_t stream, const char *source,
+                               const gope_decoded *d, gope_err *err)
+{
+    const gope_event *ev = &d->ev;
+    if (!p->join)
+        return refuse(p, source, &d->line, GOPE_R_UNKNOWN_SCHEMA,
+                      "reward.v1: rewards are not joined in this run", err);
+    bool joined;
+    gope_status st = gope_join_reward(p->join, ev->event_id, ev->event_id_len, ev->ts,
+                                      ev->reward, source, &d->line, &joined, err);
+    if (st != GOPE_OK)
+        return st;
+    if (joined) {
+        p->stats.accepted++;
+        p->stats.rewards_joined++;
+    } else {
+        p->stats.rewards_held++;
+    }
+    return advance(p, stream, ev->ts, err);
 }
 
 void gope_decode_one(gope_decoder_t *dec, const gope_pipeline_conf *conf,
@@ -150,24 +270,40 @@ void gope_decode_one(gope_decoder_t *dec, const gope_pipeline_conf *conf,
         return;
     }
     out->reason = (conf->use_cjson_decoder ? gope_decode_line_cjson : gope_decode_line)(
-        dec, line->data, line->len, conf->require_reward, &out->ev, detail, detail_size);
+        dec, line->data, line->len, conf->require_reward && !conf->join, &out->ev, detail,
+        detail_size);
 }
 
 gope_status gope_pipeline_line(gope_pipeline_t *p, const char *source,
                                const gope_line *line, gope_err *err)
 {
+    return gope_pipeline_line_on(p, 0, source, line, err);
+}
+
+gope_status gope_pipeline_line_on(gope_pipeline_t *p, uint32_t stream, const char *source,
+                                  const gope_line *line, gope_err *err)
+{
     char detail[256];
     gope_decoded d;
     gope_decode_one(p->dec, &p->conf, line, &d, detail, sizeof detail);
-    return gope_pipeline_decoded(p, source, &d, err);
+    return gope_pipeline_decoded_on(p, stream, source, &d, err);
 }
 
 gope_status gope_pipeline_decoded(gope_pipeline_t *p, const char *source,
                                   const gope_decoded *d, gope_err *err)
 {
+    return gope_pipeline_decoded_on(p, 0, source, d, err);
+}
+
+gope_status gope_pipeline_decoded_on(gope_pipeline_t *p, uint32_t stream, const char *source,
+                                     const gope_decoded *d, gope_err *err)
+{
     char detail[256];
     const gope_event *ev = &d->ev;
     const gope_line *line = &d->line;
+    if (stream >= GOPE_CLOCK_MAX_STREAMS) /* before counting: the line was not taken */
+        return gope_err_set(err, GOPE_ERR_USAGE, "%s: stream %u is not below %u", source,
+                            stream, GOPE_CLOCK_MAX_STREAMS);
     p->stats.lines_read++;
     if (d->reason != GOPE_R_OK)
         return refuse(p, source, line, d->reason, d->detail, err);
@@ -175,16 +311,22 @@ gope_status gope_pipeline_decoded(gope_pipeline_t *p, const char *source,
         p->stats.accepted++;
         return GOPE_OK;
     }
+    if (ev->kind == GOPE_EV_REWARD)
+        return take_reward(p, stream, source, d, err);
     if (gope_dedupe_seen(p->dedupe, ev->event_id, ev->event_id_len)) {
         snprintf(detail, sizeof detail, "%s", ev->event_id);
         return refuse(p, source, line, GOPE_R_DUPLICATE_EVENT_ID, detail, err);
     }
+    gope_status st;
     if (gope_windows_is_late(p->win, ev->ts)) {
         snprintf(detail, sizeof detail, "ts %lld: every window closed (watermark %lld)",
                  (long long)ev->ts, (long long)gope_windows_watermark(p->win));
-        return refuse(p, source, line, GOPE_R_LATE, detail, err);
+        st = refuse(p, source, line, GOPE_R_LATE, detail, err);
+        /* still news from its stream: a stream whose first line is late
+         * must stop holding the clock */
+        return st != GOPE_OK ? st : advance(p, stream, ev->ts, err);
     }
-    gope_status st = gope_dedupe_insert(p->dedupe, ev->event_id, ev->event_id_len, ev->ts, err);
+    st = gope_dedupe_insert(p->dedupe, ev->event_id, ev->event_id_len, ev->ts, err);
     if (st != GOPE_OK)
         return st;
     if (!p->stats.accepted || ev->ts < p->stats.min_ts)
@@ -192,11 +334,40 @@ gope_status gope_pipeline_decoded(gope_pipeline_t *p, const char *source,
     if (!p->stats.accepted || ev->ts > p->stats.max_ts)
         p->stats.max_ts = ev->ts;
     p->stats.accepted++;
-    return add_event(p, ev, err);
+    st = take_decision(p, ev, err);
+    return st != GOPE_OK ? st : advance(p, stream, ev->ts, err);
+}
+
+gope_status gope_pipeline_stream_add(gope_pipeline_t *p, uint32_t stream, gope_err *err)
+{
+    return gope_clock_add(p->clock, stream, err);
+}
+
+gope_status gope_pipeline_stream_remove(gope_pipeline_t *p, uint32_t stream, gope_err *err)
+{
+    gope_clock_remove(p->clock, stream);
+    return tick(p, err);
+}
+
+gope_status gope_pipeline_stream_idle(gope_pipeline_t *p, uint32_t stream, bool idle,
+                                      gope_err *err)
+{
+    gope_clock_idle(p->clock, stream, idle);
+    return tick(p, err);
+}
+
+int64_t gope_pipeline_clock(const gope_pipeline_t *p)
+{
+    return gope_clock_now(p->clock);
 }
 
 gope_status gope_pipeline_finish(gope_pipeline_t *p, gope_err *err)
 {
+    if (p->join) {
+        gope_status st = join_advance(p, INT64_MAX, err);
+        if (st != GOPE_OK)
+            return st;
+    }
     return gope_windows_flush(p->win, emit, p, err);
 }
 
@@ -232,6 +403,19 @@ gope_status gope_pipeline_summary(gope_pipeline_t *p, const char *extra, gope_er
     gope_jbuf_u64(b, s->windows);
     gope_jbuf_key(b, "records");
     gope_jbuf_u64(b, s->records);
+    if (p->join) {
+        gope_jbuf_key(b, "join");
+        gope_jbuf_raw(b, "{", 1);
+        gope_jbuf_key(b, "reward_wait_ms");
+        gope_jbuf_i64(b, p->conf.reward_wait_ms);
+        gope_jbuf_key(b, "rewards_joined");
+        gope_jbuf_u64(b, s->rewards_joined);
+        gope_jbuf_key(b, "decisions_defaulted");
+        gope_jbuf_u64(b, s->decisions_defaulted);
+        gope_jbuf_key(b, "rewards_orphaned");
+        gope_jbuf_u64(b, s->rewards_orphaned);
+        gope_jbuf_raw(b, "}", 1);
+    }
     if (extra && *extra) {
         gope_jbuf_raw(b, ",", 1);
         gope_jbuf_str(b, extra);

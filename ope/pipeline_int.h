@@ -16,8 +16,11 @@ struct gope_pipeline_s {
     gope_decoder_t *dec;
     gope_dedupe_t *dedupe;
     gope_windows_t *win;
+    gope_clock_t *clock;    /* per-stream event time (ope/clock.c) */
+    gope_join_t *join;      /* NULL unless conf.join */
     gope_result *res;
     double *pi, *scratch;   /* GOPE_MAX_CANDIDATES each */
+    gope_obs *obs;          /* one event's observations, one per policy */
     gope_jbuf buf;
     gope_pipeline_stats stats;
 };

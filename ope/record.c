@@ -40,7 +40,7 @@ static void diagnostics(gope_jbuf *b, const gope_diagnostics *d)
 }
 
 void gope_record_window(gope_jbuf *b, int64_t start, int64_t end, const char *policy,
-                        const gope_estset_t *set, const gope_result *res)
+                        uint32_t revision, const gope_estset_t *set, const gope_result *res)
 {
     gope_jbuf_str(b, "{\"schema\":\"ope_metrics.v1\",\"window\":{\"start\":");
     gope_jbuf_i64(b, start);
@@ -48,6 +48,8 @@ void gope_record_window(gope_jbuf *b, int64_t start, int64_t end, const char *po
     gope_jbuf_i64(b, end);
     gope_jbuf_str(b, "},\"policy\":");
     gope_jbuf_quote(b, policy, strlen(policy));
+    gope_jbuf_key(b, "revision");
+    gope_jbuf_u64(b, revision);
     gope_jbuf_key(b, "n");
     gope_jbuf_u64(b, res->diag.n);
     gope_jbuf_key(b, "estimates");

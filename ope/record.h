@@ -10,9 +10,10 @@
 #include "gope_ingest.h"
 #include "jsonbuf.h"
 
-/* One ope_metrics.v1 record. */
+/* One ope_metrics.v1 record; `revision` numbers the emissions of a window
+ * (gope_window_result.revision, docs/schema.md). */
 void gope_record_window(gope_jbuf *b, int64_t start, int64_t end, const char *policy,
-                        const gope_estset_t *set, const gope_result *res);
+                        uint32_t revision, const gope_estset_t *set, const gope_result *res);
 
 /* One dead-letter record: where the line came from, why it was refused, and
  * the line itself ("raw", or "raw_base64" when it is not valid UTF-8). */

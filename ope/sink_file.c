@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     FILE *fp;
@@ -37,8 +38,19 @@ static gope_status file_close(void *ctx, gope_err *err)
     return st;
 }
 
+/* Durable before a checkpoint: stdio's buffer to the kernel, then to the
+ * disk. A pipe or terminal (stdout) cannot be synced; fflush is all it gets. */
+static gope_status file_flush(void *ctx, gope_err *err)
+{
+    file_ctx *f = ctx;
+    if (fflush(f->fp) != 0 ||
+        (fsync(fileno(f->fp)) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP))
+        return gope_err_set(err, GOPE_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
+    return GOPE_OK;
+}
+
 static const gope_sink_ops file_sink_ops = {
-    .name = "file", .write = file_write, .close = file_close,
+    .name = "file", .write = file_write, .close = file_close, .flush = file_flush,
 };
 
 gope_status gope_sink_file_open(const char *path, gope_sink *out, gope_err *err)
@@ -57,6 +69,13 @@ gope_status gope_sink_file_open(const char *path, gope_sink *out, gope_err *err)
     }
     *out = (gope_sink){.ops = &file_sink_ops, .ctx = f};
     return GOPE_OK;
+}
+
+gope_status gope_sink_flush(gope_sink *sink, gope_err *err)
+{
+    if (!sink || !sink->ops || !sink->ops->flush)
+        return GOPE_OK;
+    return sink->ops->flush(sink->ctx, err);
 }
 
 gope_status gope_sink_close(gope_sink *sink, gope_err *err)

@@ -18,11 +18,26 @@
  *     steady stream allocates nothing after warm-up.
  * "--window all" is one pane that is emitted at the end as
  * [min ts, max ts + 1); nothing is ever late.
+ *
+ * Revisions. A window is normally emitted once, when it closes. A flush (the
+ * end of a batch run) emits the windows that are still open as well, but
+ * keeps them: with a checkpoint they go on in the next run and are emitted
+ * again when they close. Each emission carries a revision so that a reader
+ * of the output can keep the newest record of a window: marks[] remembers,
+ * for every window flushed while open, the revision it got and its event
+ * count then. The next emission keeps that revision when no event was added
+ * since (the same record again) and takes the next one otherwise. A closed
+ * window's mark is dropped: it is never emitted again. The marks are part of
+ * the saved state, so a run restored from a checkpoint numbers exactly as
+ * the run that wrote it would have (a re-emission after a crash repeats the
+ * revision, which is what lets a reader drop it as a duplicate).
  */
 #include "gope_ope.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "ckpt_int.h"
 
 /* Bounds on durations keep ts +- size arithmetic far from int64 overflow. */
 #define GOPE_MAX_SPAN_MS (INT64_C(1000) * 366 * 86400000)
@@ -31,6 +46,13 @@ typedef struct {
     int64_t start;
     unsigned char *block; /* n_policies accumulators of acc_size bytes */
 } pane;
+
+/* A window emitted while still open (see Revisions above). */
+typedef struct {
+    int64_t key;       /* the window's start; 0 for "all" */
+    uint64_t n;        /* its events at that emission */
+    uint32_t revision;
+} mark;
 
 struct gope_windows_s {
     gope_window_conf conf;
@@ -48,6 +70,8 @@ struct gope_windows_s {
     gope_acc **pane_ptrs;    /* returned by gope_windows_pane */
     unsigned char *merge_block;
     gope_acc **merge_ptrs;   /* handed to emit */
+    mark *marks;             /* sorted by key */
+    size_t n_marks, cap_marks;
 };
 
 static gope_acc *acc_at(const gope_windows_t *w, unsigned char *block, size_t p)
@@ -113,6 +137,7 @@ void gope_windows_free(gope_windows_t *w)
     free(w->pane_ptrs);
     free(w->merge_ptrs);
     free(w->merge_block);
+    free(w->marks);
     free(w);
 }
 
@@ -160,9 +185,19 @@ static gope_status pane_insert(gope_windows_t *w, size_t at, int64_t start, gope
     return GOPE_OK;
 }
 
+static void note_ts(gope_windows_t *w, int64_t ts)
+{
+    if (!w->any || ts < w->min_ts)
+        w->min_ts = ts;
+    if (!w->any || ts > w->max_ts)
+        w->max_ts = ts;
+    w->any = true;
+}
+
 gope_status gope_windows_pane(gope_windows_t *w, int64_t ts, gope_acc ***accs,
                               gope_err *err)
 {
+    note_ts(w, ts); /* the event is being added: it bounds the "all" window */
     int64_t start = w->all ? 0 : floor_to(ts, w->conf.slide_ms);
     size_t at;
     if (w->n_panes && w->panes[w->n_panes - 1].start == start)
@@ -181,21 +216,85 @@ gope_status gope_windows_pane(gope_windows_t *w, int64_t ts, gope_acc ***accs,
     return GOPE_OK;
 }
 
-/* Merge panes [first, first + count) and hand the window to `emit`. */
+/* Index of the first mark with key >= `key` (n_marks when none). */
+static size_t mark_lower_bound(const gope_windows_t *w, int64_t key)
+{
+    size_t lo = 0, hi = w->n_marks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->marks[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Make room for one more mark (before the emission, so that an emitted
+ * window is always remembered). */
+static gope_status marks_reserve(gope_windows_t *w, gope_err *err)
+{
+    if (w->n_marks < w->cap_marks)
+        return GOPE_OK;
+    size_t cap = w->cap_marks ? w->cap_marks * 2 : 8;
+    mark *nm = realloc(w->marks, cap * sizeof *nm);
+    if (!nm)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "window engine: out of memory");
+    w->marks = nm;
+    w->cap_marks = cap;
+    return GOPE_OK;
+}
+
+/* After emitting window `key` with `n` events at `revision`: a window that
+ * stays open is (re)marked, a closed one forgotten. */
+static void note_emitted(gope_windows_t *w, int64_t key, uint64_t n, uint32_t revision,
+                         bool stays_open)
+{
+    size_t at = mark_lower_bound(w, key);
+    bool found = at < w->n_marks && w->marks[at].key == key;
+    if (!stays_open) {
+        if (found) {
+            memmove(&w->marks[at], &w->marks[at + 1], (w->n_marks - at - 1) * sizeof *w->marks);
+            w->n_marks--;
+        }
+        return;
+    }
+    if (!found) { /* room was reserved */
+        memmove(&w->marks[at + 1], &w->marks[at], (w->n_marks - at) * sizeof *w->marks);
+        w->n_marks++;
+    }
+    w->marks[at] = (mark){.key = key, .n = n, .revision = revision};
+}
+
+/* Merge panes [first, first + count) and hand the window to `emit` with its
+ * revision; `stays_open` for a flush of a window that has not closed. */
 static gope_status emit_window(gope_windows_t *w, int64_t start, int64_t end,
-                               size_t first, size_t count,
+                               size_t first, size_t count, bool stays_open,
                                gope_window_emit_fn emit, void *ctx, gope_err *err)
 {
+    gope_status st = stays_open ? marks_reserve(w, err) : GOPE_OK;
+    if (st != GOPE_OK)
+        return st;
     for (size_t p = 0; p < w->n_policies; p++) {
         gope_acc_init(w->set, w->merge_ptrs[p]);
         for (size_t i = first; i < first + count; i++)
             gope_acc_merge(w->set, w->merge_ptrs[p], acc_at(w, w->panes[i].block, p));
     }
+    const int64_t key = w->all ? 0 : start;
+    const uint64_t n = w->n_policies ? gope_acc_n(w->merge_ptrs[0]) : 0;
+    size_t at = mark_lower_bound(w, key);
+    uint32_t revision = 1;
+    if (at < w->n_marks && w->marks[at].key == key)
+        revision = w->marks[at].revision + (w->marks[at].n != n);
     gope_window_result res = {
         .start = start, .end = end,
         .accs = (const gope_acc *const *)w->merge_ptrs, .n_policies = w->n_policies,
+        .revision = revision,
     };
-    return emit(ctx, &res, err);
+    st = emit(ctx, &res, err);
+    if (st == GOPE_OK)
+        note_emitted(w, key, n, revision, stays_open);
+    return st;
 }
 
 /* Emit, in start order, every window with events whose end <= limit and that
@@ -220,7 +319,7 @@ static gope_status emit_closed(gope_windows_t *w, int64_t limit, bool flush,
         size_t count = 0;
         while (i + count < w->n_panes && w->panes[i + count].start < s + size)
             count++;
-        gope_status st = emit_window(w, s, s + size, i, count, emit, ctx, err);
+        gope_status st = emit_window(w, s, s + size, i, count, flush, emit, ctx, err);
         if (st != GOPE_OK)
             return st;
         s += slide;
@@ -255,29 +354,25 @@ static void release_panes(gope_windows_t *w)
     size_t drop = 0;
     while (drop < w->n_panes && w->panes[drop].start + w->conf.size_ms <= w->wm)
         drop++;
+    if (drop == 0) /* also before the first pane: the clock can move without one */
+        return;
     for (size_t i = 0; i < drop; i++)
         keep_spare(w, w->panes[i].block);
     memmove(w->panes, w->panes + drop, (w->n_panes - drop) * sizeof *w->panes);
     w->n_panes -= drop;
 }
 
-static void note_ts(gope_windows_t *w, int64_t ts)
-{
-    if (!w->any || ts < w->min_ts)
-        w->min_ts = ts;
-    if (!w->any || ts > w->max_ts)
-        w->max_ts = ts;
-    w->any = true;
-}
-
 gope_status gope_windows_advance(gope_windows_t *w, int64_t ts,
                                  gope_window_emit_fn emit, void *ctx, gope_err *err)
 {
     note_ts(w, ts);
-    if (w->all)
-        return GOPE_OK;
-    int64_t wm = w->max_ts - w->conf.lateness_ms;
-    if (wm <= w->wm)
+    return gope_windows_advance_to(w, w->max_ts - w->conf.lateness_ms, emit, ctx, err);
+}
+
+gope_status gope_windows_advance_to(gope_windows_t *w, int64_t wm,
+                                    gope_window_emit_fn emit, void *ctx, gope_err *err)
+{
+    if (w->all || wm <= w->wm)
         return GOPE_OK;
     w->wm = wm;
     gope_status st = emit_closed(w, wm, false, emit, ctx, err);
@@ -292,15 +387,131 @@ gope_status gope_windows_flush(gope_windows_t *w, gope_window_emit_fn emit,
     if (!w->any)
         return GOPE_OK;
     if (w->all)
-        return emit_window(w, w->min_ts, w->max_ts + 1, 0, w->n_panes, emit, ctx, err);
-    gope_status st = emit_closed(w, 0, true, emit, ctx, err);
-    if (st == GOPE_OK) {
-        w->wm = INT64_MAX;
-        release_panes(w);
-    }
-    return st;
+        return emit_window(w, w->min_ts, w->max_ts + 1, 0, w->n_panes, true, emit, ctx, err);
+    return emit_closed(w, 0, true, emit, ctx, err);
 }
 
 int64_t gope_windows_watermark(const gope_windows_t *w) { return w->wm; }
 
 size_t gope_windows_open_panes(const gope_windows_t *w) { return w->n_panes; }
+
+/* ------------------------------------------------------------ checkpoints
+ * Body of section WIND: the clock (any, min/max ts, watermark, next_start),
+ * every open pane with its accumulators (gope_acc_save words), the marks.
+ * The configuration is checked by the caller (section CONF). */
+
+gope_status gope_windows_save(const void *obj, FILE *f, gope_err *err)
+{
+    const gope_windows_t *w = obj;
+    const size_t words = gope_acc_words(w->set);
+    uint64_t *buf = malloc(words * sizeof *buf);
+    if (!buf)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "window engine: out of memory");
+    gope_ckw_u64(f, w->n_policies);
+    gope_ckw_u64(f, words);
+    gope_ckw_u32(f, w->any);
+    gope_ckw_i64(f, w->min_ts);
+    gope_ckw_i64(f, w->max_ts);
+    gope_ckw_i64(f, w->wm);
+    gope_ckw_i64(f, w->next_start);
+    gope_ckw_u64(f, w->n_panes);
+    for (size_t i = 0; i < w->n_panes; i++) {
+        gope_ckw_i64(f, w->panes[i].start);
+        for (size_t p = 0; p < w->n_policies; p++) {
+            gope_acc_save(w->set, acc_at(w, w->panes[i].block, p), buf);
+            for (size_t k = 0; k < words; k++)
+                gope_ckw_u64(f, buf[k]);
+        }
+    }
+    gope_ckw_u64(f, w->n_marks);
+    for (size_t i = 0; i < w->n_marks; i++) {
+        gope_ckw_i64(f, w->marks[i].key);
+        gope_ckw_u64(f, w->marks[i].n);
+        gope_ckw_u32(f, w->marks[i].revision);
+    }
+    free(buf);
+    return GOPE_OK;
+}
+
+/* One pane: its start (after the previous pane's, aligned to the slide)
+ * and its accumulators. */
+static gope_status load_pane(gope_windows_t *w, gope_ckr *r, uint64_t *buf, gope_err *err)
+{
+    const size_t words = gope_acc_words(w->set);
+    int64_t start;
+    if (!gope_ckr_i64(r, &start))
+        return gope_ckr_fail(r, err, "truncated: pane %zu", w->n_panes);
+    if ((w->all ? start != 0 : floor_to(start, w->conf.slide_ms) != start) ||
+        (w->n_panes && start <= w->panes[w->n_panes - 1].start))
+        return gope_ckr_fail(r, err, "pane start %lld out of order or off the slide",
+                             (long long)start);
+    gope_status st = pane_insert(w, w->n_panes, start, err);
+    if (st != GOPE_OK)
+        return st;
+    for (size_t p = 0; p < w->n_policies; p++) {
+        size_t at = r->pos;
+        for (size_t k = 0; k < words; k++)
+            if (!gope_ckr_u64(r, &buf[k]))
+                return gope_ckr_fail(r, err, "truncated: pane %lld, policy %zu",
+                                     (long long)start, p);
+        if (!gope_acc_load(w->set, acc_at(w, w->panes[w->n_panes - 1].block, p), buf)) {
+            r->pos = at;
+            return gope_ckr_fail(r, err, "pane %lld, policy %zu: not an accumulator",
+                                 (long long)start, p);
+        }
+    }
+    return GOPE_OK;
+}
+
+static gope_status load_marks(gope_windows_t *w, gope_ckr *r, gope_err *err)
+{
+    uint64_t n;
+    if (!gope_ckr_u64(r, &n))
+        return gope_ckr_fail(r, err, "truncated: mark count");
+    if (n > (r->len - r->pos) / 20)
+        return gope_ckr_fail(r, err, "%llu marks do not fit in the section",
+                             (unsigned long long)n);
+    for (uint64_t i = 0; i < n; i++) {
+        mark m;
+        gope_status st = marks_reserve(w, err);
+        if (st != GOPE_OK)
+            return st;
+        gope_ckr_i64(r, &m.key);
+        gope_ckr_u64(r, &m.n);
+        gope_ckr_u32(r, &m.revision);
+        if (m.revision == 0 || m.n == 0 || (i && m.key <= w->marks[i - 1].key))
+            return gope_ckr_fail(r, err, "mark %llu: revision %u, %llu events, out of order?",
+                                 (unsigned long long)i, m.revision, (unsigned long long)m.n);
+        w->marks[w->n_marks++] = m;
+    }
+    return GOPE_OK;
+}
+
+gope_status gope_windows_load(gope_windows_t *w, gope_ckr *r, gope_err *err)
+{
+    uint64_t n_pol, words, n_panes;
+    uint32_t any;
+    if (!gope_ckr_u64(r, &n_pol) || !gope_ckr_u64(r, &words) || !gope_ckr_u32(r, &any) ||
+        !gope_ckr_i64(r, &w->min_ts) || !gope_ckr_i64(r, &w->max_ts) ||
+        !gope_ckr_i64(r, &w->wm) || !gope_ckr_i64(r, &w->next_start) ||
+        !gope_ckr_u64(r, &n_panes))
+        return gope_ckr_fail(r, err, "truncated: window clock");
+    if (n_pol != w->n_policies || words != gope_acc_words(w->set) || any > 1)
+        return gope_ckr_fail(r, err, "%llu policies of %llu words (this run: %zu of %zu)",
+                             (unsigned long long)n_pol, (unsigned long long)words,
+                             w->n_policies, gope_acc_words(w->set));
+    w->any = any;
+    if (n_panes > (r->len - r->pos) / (8 + 8 * words * n_pol))
+        return gope_ckr_fail(r, err, "%llu panes do not fit in the section",
+                             (unsigned long long)n_panes);
+    uint64_t *buf = malloc(words * sizeof *buf);
+    if (!buf)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "window engine: out of memory");
+    gope_status st = GOPE_OK;
+    for (uint64_t i = 0; i < n_panes && st == GOPE_OK; i++)
+        st = load_pane(w, r, buf, err);
+    free(buf);
+    if (st == GOPE_OK)
+        st = load_marks(w, r, err);
+    return st;
+}

@@ -362,6 +362,19 @@ typedef struct gope_sim_log_s gope_sim_log_t;
  * GOPE_ERR_IO naming the path; GOPE_ERR_NOMEM. */
 gope_status gope_sim_log_open(const char *path, gope_sim_log_t **out, gope_err *err);
 
+/* Where gope_sim_log_open_lines() hands each line: `key` the event_id,
+ * `line` without its '\n'. The same shape as a gope_sink's write, so a sink
+ * (e.g. a Kafka topic, ope/gope_ope.h) plugs in directly. */
+typedef gope_status (*gope_sim_line_fn)(void *ctx, const char *key, const char *line,
+                                        size_t len, gope_err *err);
+
+/*! gope_sim_log_open_lines() : an alloc.v1 writer that hands every line to
+ * `fn` (with `ctx`) instead of a file; `name` names it in messages. Closing
+ * the log does not close what `fn` writes to.
+ * @return GOPE_OK; GOPE_ERR_NOMEM. */
+gope_status gope_sim_log_open_lines(const char *name, gope_sim_line_fn fn, void *ctx,
+                                    gope_sim_log_t **out, gope_err *err);
+
 /*! gope_sim_log_write() : one alloc.v1 line for `step`: schema, event_id,
  * ts, user_id, candidates (streamer_id, ev, sigma, load, capacity when
  * finite, whales, cold_start/head when true, and "true_ev", which replay

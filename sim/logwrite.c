@@ -14,7 +14,9 @@
  * Each line is built in one buffer grown to a bound computed before writing
  * (so the hot loop has no capacity checks), then goes to stdio or, for a
  * path ending in ".zst", through a zstd stream (level 3) whose output is
- * written whenever the compressor hands some out. Errors are reported when
+ * written whenever the compressor hands some out; or, for a log opened with
+ * gope_sim_log_open_lines, to a line callback keyed by the event id (how
+ * `giftope sim --out kafka:TOPIC` streams to a topic). Errors are reported when
  * they happen and again, at the latest, by close (fflush/fclose), so a full
  * disk is never silent.
  */
@@ -34,7 +36,9 @@
 #define FIXED_MAX 640 /* everything else, quoted strings excluded */
 
 struct gope_sim_log_s {
-    FILE *fp;
+    FILE *fp;                  /* NULL: lines go to line_fn */
+    gope_sim_line_fn line_fn;
+    void *line_ctx;
     bool is_stdout;
     char *file_buf;            /* stdio buffer of a file we opened */
     ZSTD_CStream *zc;          /* NULL: plain output */
@@ -284,6 +288,20 @@ gope_status gope_sim_log_open(const char *path, gope_sim_log_t **out, gope_err *
     return GOPE_OK;
 }
 
+gope_status gope_sim_log_open_lines(const char *name, gope_sim_line_fn fn, void *ctx,
+                                    gope_sim_log_t **out, gope_err *err)
+{
+    gope_sim_log_t *log = calloc(1, sizeof *log + strlen(name) + 1);
+    *out = NULL;
+    if (!log)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", name);
+    strcpy(log->path, name);
+    log->line_fn = fn;
+    log->line_ctx = ctx;
+    *out = log;
+    return GOPE_OK;
+}
+
 /* One candidate object, with its leading comma when not the first. */
 static char *put_candidate(char *p, const gope_sim_step *st, size_t j)
 {
@@ -365,6 +383,9 @@ gope_status gope_sim_log_write(void *ctx, const gope_sim_step *st, gope_err *err
         p += q->len - id_len;
     }
     p = LIT(p, "}\n");
+    if (log->line_fn)
+        return log->line_fn(log->line_ctx, ev->event_id, log->line, (size_t)(p - log->line) - 1,
+                            err);
     return emit(log, log->line, (size_t)(p - log->line), ZSTD_e_continue, err);
 }
 
@@ -373,7 +394,7 @@ gope_status gope_sim_log_close(gope_sim_log_t *log, gope_err *err)
     if (!log)
         return GOPE_OK;
     gope_status st = log->zc ? emit(log, NULL, 0, ZSTD_e_end, err) : GOPE_OK;
-    const int rc = log->is_stdout ? fflush(log->fp) : fclose(log->fp);
+    const int rc = !log->fp ? 0 : log->is_stdout ? fflush(log->fp) : fclose(log->fp);
     if (rc != 0 && st == GOPE_OK)
         st = io_fail(log, err);
     log_free(log);

@@ -10,9 +10,24 @@
  * run ahead of what was processed (at-least-once).
  *
  * The run ends on SIGINT/SIGTERM, after --idle-exit without a message, after
- * --max-events messages, or on a fatal consumer error. Every way out ends the
- * same way, like replay at the end of its input: the open windows are
- * emitted, the stored offsets committed, the group left, the summary written.
+ * --max-events messages, or on a fatal consumer error. Without --checkpoint
+ * every way out ends the same way, like replay at the end of its input: the
+ * open windows are emitted, the stored offsets committed, the group left,
+ * the summary written.
+ *
+ * With --checkpoint DIR the window state and the offsets are saved together
+ * (ope/checkpoint.c) every --checkpoint-interval, before partitions are
+ * revoked and at the end, and a run starts from the last checkpoint: results
+ * are exactly-once. The order that makes it so: a checkpoint is written only
+ * after the records it counts as emitted are durable (sinks flushed and
+ * fsync'd), and the offsets are committed only after the checkpoint. A crash
+ * then replays the messages after the checkpoint into the state of the
+ * checkpoint, re-emitting the same records with the same revisions. A signal
+ * emits nothing half-done (the open windows stay in the checkpoint); the
+ * end of a batch (--idle-exit, --max-events) emits them, as replay does at
+ * the end of a file, and they stay open in the checkpoint all the same.
+ * After a fatal error or an output fault no checkpoint is written: the next
+ * run starts from the last good one.
  */
 #include <signal.h>
 #include <stddef.h>
@@ -23,13 +38,17 @@
 #include <time.h>
 
 #include "commands.h"
+#include "consume_metrics.h"
 #include "evalrun.h"
+#include "gope_ope.h"
 #include "gope_ingest.h"
 #include "options.h"
 
 typedef struct {
     gope_eval_opts eval;
     const char *brokers, *topic, *group, *idle_exit, *max_events;
+    const char *checkpoint, *checkpoint_interval;
+    const char *metrics_addr;
     bool quiet;
 } consume_opts;
 
@@ -41,6 +60,12 @@ static const gope_opt consume_table[] = {
     GOPE_EVAL_OPT_ROWS(consume_opts, eval),
     OPT("--idle-exit", "DUR", idle_exit, NULL, "end the run after no message for DUR (batch use, tests)"),
     OPT("--max-events", "N", max_events, NULL, "end the run after N messages"),
+    OPT("--checkpoint", "DIR", checkpoint, NULL,
+        "save window state and offsets to DIR and resume from it: exactly-once results"),
+    OPT("--checkpoint-interval", "DUR", checkpoint_interval, "10s",
+        "wall-clock time between checkpoints (also taken on revoke and at the end)"),
+    OPT("--metrics-addr", "HOST:PORT", metrics_addr, NULL,
+        "serve Prometheus /metrics there (PORT alone: 127.0.0.1; docs/prometheus.md)"),
     {"--quiet", NULL, GOPE_OPT_FLAG, offsetof(consume_opts, quiet), NULL,
      "only warnings and errors on stderr"},
 };
@@ -51,7 +76,9 @@ static const gope_cmd_spec consume_spec = {
     .about = "Evaluate every policy on the alloc.v1 messages of Kafka topics, one message per\n"
              "line, exactly as replay does on files, until SIGINT/SIGTERM, --idle-exit or\n"
              "--max-events; then emit the open windows, commit, leave the group and write\n"
-             "the ope_run.v1 summary. -X KEY=VALUE (repeatable) sets any librdkafka\n"
+             "the ope_run.v1 summary. With --checkpoint DIR, results are exactly-once across\n"
+             "restarts and crashes, and a signal leaves the open windows in the checkpoint\n"
+             "instead of emitting them (docs/consume.md). -X KEY=VALUE (repeatable) sets any librdkafka\n"
              "property (security.protocol, sasl.*, ssl.*, fetch tuning ...).\n"
              "Exit status: 0 success (also when stopped by a signal), 1 fatal consumer\n"
              "error or output fault, 2 usage error.",
@@ -78,40 +105,77 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
+/* --checkpoint: what a checkpoint needs, and when the last one was taken. */
+typedef struct {
+    const char *dir;         /* NULL: no checkpoints */
+    int64_t interval_ms;
+    gope_eval *ev;
+    gope_kafka_source_t *ks;
+    bool restored;           /* this run started from a checkpoint */
+    bool dirty;              /* messages taken or records emitted since the last one */
+    bool frozen;             /* after an error: the state must not be saved any more */
+    double last_ms;
+    uint64_t written;
+    size_t last_bytes;
+} ckpt_ctx;
+
+/* Records out and durable, then the state with the offsets, then the commit
+ * (the commit only feeds lag tools, so its failure is a warning). `wait`:
+ * the commit is synchronous (revoke, end of run). A failure freezes the
+ * state: nothing after it may be counted as saved. */
+static gope_status take_checkpoint(ckpt_ctx *cc, bool wait, gope_err *err)
+{
+    if (!cc->dir || cc->frozen || !cc->dirty)
+        return GOPE_OK;
+    size_t n;
+    const gope_kafka_pos *pos = gope_kafka_source_positions(cc->ks, &n);
+    gope_status st;
+    if ((st = gope_sink_flush(&cc->ev->out, err)) || (st = gope_sink_flush(&cc->ev->dead, err)) ||
+        (st = gope_checkpoint_write(cc->dir, cc->ev->pl, pos, n, &cc->last_bytes, err))) {
+        cc->frozen = true;
+        return st;
+    }
+    cc->dirty = false;
+    cc->last_ms = now_ms();
+    cc->written++;
+    gope_err cerr = {{0}};
+    if (gope_kafka_source_commit(cc->ks, wait, &cerr))
+        fprintf(stderr, "giftope consume: %s (the checkpoint holds the offsets)\n", cerr.msg);
+    return GOPE_OK;
+}
+
+/* Partitions are about to go: checkpoint what they gave while they are ours. */
+static gope_status on_revoke(void *ctx, bool lost, gope_err *err)
+{
+    (void)lost;
+    return take_checkpoint(ctx, true, err);
+}
+
+/* --checkpoint: restore the state of the last checkpoint into the pipeline;
+ * *ck keeps its offsets for the source. @return 0, 1 (an unreadable or
+ * corrupt checkpoint), 2 (one written with other options). */
+static int restore(ckpt_ctx *cc, gope_checkpoint_t **ck)
+{
+    gope_err err = {{0}};
+    gope_status st = gope_checkpoint_read(cc->dir, ck, &err);
+    if (st == GOPE_EOF)
+        return 0;
+    if (st == GOPE_OK)
+        st = gope_checkpoint_restore(*ck, cc->ev->pl, &err);
+    if (st != GOPE_OK) {
+        fprintf(stderr, "giftope consume: %s\n", err.msg);
+        return st == GOPE_ERR_USAGE ? 2 : 1;
+    }
+    cc->restored = true;
+    return 0;
+}
+
 /* librdkafka's logs: warnings and errors always, the rest unless --quiet. */
 static void on_log(void *ctx, int level, const char *what, const char *msg)
 {
     const bool *quiet = ctx;
     if (level <= 4 || !*quiet)
         fprintf(stderr, "giftope consume: kafka %s: %s\n", what, msg);
-}
-
-/* Take the -X items out of argv (they repeat, which the option table does
- * not do): "-X KEY=VALUE" and "-XKEY=VALUE" go to props, the rest to rest.
- * Both arrays have room for argc. @return 0 or 2 (usage, printed). */
-static int split_props(int argc, char **argv, const char **props, size_t *n_props,
-                       char **rest, int *n_rest)
-{
-    *n_props = 0;
-    *n_rest = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) { /* the rest is the option parser's */
-            while (i < argc)
-                rest[(*n_rest)++] = argv[i++];
-            break;
-        }
-        if (strncmp(argv[i], "-X", 2) != 0) {
-            rest[(*n_rest)++] = argv[i];
-        } else if (argv[i][2]) {
-            props[(*n_props)++] = argv[i] + 2;
-        } else if (i + 1 < argc) {
-            props[(*n_props)++] = argv[++i];
-        } else {
-            fputs("giftope consume: -X needs a value (KEY=VALUE)\n", stderr);
-            return 2;
-        }
-    }
-    return 0;
 }
 
 /* --topic A,B: the topics, pointing into `buf` (a copy of the text). */
@@ -127,9 +191,10 @@ typedef enum { STOP_SIGNAL, STOP_IDLE, STOP_MAX, STOP_FATAL, STOP_FAULT } stop_r
 static const char *const stop_names[] = {"signal", "idle", "max_events", "fatal_error",
                                          "output_fault"};
 
-/* Poll, evaluate and store offsets until one of the stops. */
-static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, int64_t idle_ms,
-                                uint64_t max_events)
+/* Poll, evaluate and store offsets until one of the stops; checkpoint every
+ * interval. */
+static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx *cc,
+                                gope_consume_metrics *cm, int64_t idle_ms, uint64_t max_events)
 {
     gope_err err = {{0}};
     uint64_t n = 0;
@@ -137,6 +202,13 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, int64_t 
     while (!stop_signal) {
         if (max_events && n >= max_events)
             return STOP_MAX;
+        if (cc->dir && now_ms() - cc->last_ms >= (double)cc->interval_ms &&
+            take_checkpoint(cc, false, &err)) {
+            fprintf(stderr, "giftope consume: %s\n", err.msg);
+            return STOP_FAULT;
+        }
+        if (gope_consume_metrics_tick(cm, ev, ks, cc->written))
+            return STOP_FAULT;
         gope_kafka_msg m;
         gope_status st = gope_kafka_source_next(ks, POLL_MS, &m, &err);
         if (st == GOPE_EOF) {
@@ -153,15 +225,42 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, int64_t 
             fprintf(stderr, "giftope consume: %s\n", err.msg);
             return STOP_FAULT;
         }
+        cc->dirty = true;
         n++;
         last = now_ms();
     }
     return STOP_SIGNAL;
 }
 
+/* The end of a run, before the summary: without a checkpoint the open
+ * windows are emitted, as replay does at the end of its input (not after an
+ * output fault); with one, a signal leaves them in the last checkpoint, the
+ * end of a batch emits them and then checkpoints, and a fatal error or fault
+ * keeps the last good checkpoint. @return 0 or 1 (printed). */
+static int end_run(ckpt_ctx *cc, gope_eval *ev, stop_reason why)
+{
+    gope_err err = {{0}};
+    if (cc->dir && (why == STOP_FATAL || why == STOP_FAULT)) {
+        cc->frozen = true;
+        return 0;
+    }
+    bool emit = cc->dir ? why != STOP_SIGNAL : why != STOP_FAULT;
+    gope_status st = emit ? gope_pipeline_finish(ev->pl, &err) : GOPE_OK;
+    if (st != GOPE_OK)
+        cc->frozen = true;
+    cc->dirty |= emit;
+    if (st == GOPE_OK)
+        st = take_checkpoint(cc, true, &err);
+    if (st == GOPE_OK)
+        return 0;
+    fprintf(stderr, "giftope consume: %s\n", err.msg);
+    return 1;
+}
+
 /* The summary's "kafka" object and the shared run description. */
 static void describe_run(gope_jbuf *b, const consume_opts *o, const gope_eval *ev,
-                         const char *const *topics, size_t n_topics, stop_reason why)
+                         const char *const *topics, size_t n_topics, stop_reason why,
+                         const ckpt_ctx *cc)
 {
     gope_jbuf_str(b, "\"kafka\":{\"brokers\":");
     gope_jbuf_quote(b, o->brokers, strlen(o->brokers));
@@ -175,12 +274,24 @@ static void describe_run(gope_jbuf *b, const consume_opts *o, const gope_eval *e
     gope_jbuf_quote(b, o->group, strlen(o->group));
     gope_jbuf_str(b, ",\"stopped_by\":\"");
     gope_jbuf_str(b, stop_names[why]);
-    gope_jbuf_str(b, "\"}");
+    gope_jbuf_str(b, "\"");
+    if (cc->dir) {
+        gope_jbuf_str(b, ",\"checkpoint\":{\"dir\":");
+        gope_jbuf_quote(b, cc->dir, strlen(cc->dir));
+        gope_jbuf_str(b, cc->restored ? ",\"restored\":true" : ",\"restored\":false");
+        gope_jbuf_key(b, "written");
+        gope_jbuf_u64(b, cc->written);
+        gope_jbuf_key(b, "bytes");
+        gope_jbuf_u64(b, cc->last_bytes);
+        gope_jbuf_str(b, "}");
+    }
+    gope_jbuf_str(b, "}");
     gope_eval_describe(b, ev);
 }
 
 /* Required options, --idle-exit and --max-events. @return 0 or 2 (printed). */
-static int check_opts(const consume_opts *o, int64_t *idle_ms, uint64_t *max_events)
+static int check_opts(const consume_opts *o, int64_t *idle_ms, uint64_t *max_events,
+                      int64_t *interval_ms)
 {
     const struct {
         const char *value, *name;
@@ -192,7 +303,8 @@ static int check_opts(const consume_opts *o, int64_t *idle_ms, uint64_t *max_eve
         }
     gope_err err = {{0}};
     *idle_ms = 0;
-    if (o->idle_exit && gope_duration_parse(o->idle_exit, "--idle-exit", idle_ms, &err)) {
+    if ((o->idle_exit && gope_duration_parse(o->idle_exit, "--idle-exit", idle_ms, &err)) ||
+        gope_duration_parse(o->checkpoint_interval, "--checkpoint-interval", interval_ms, &err)) {
         fprintf(stderr, "giftope consume: %s\n", err.msg);
         return 2;
     }
@@ -221,12 +333,15 @@ int gope_cmd_consume(int argc, char **argv)
     gope_err err = {{0}};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     bool handlers = false;
+    ckpt_ctx cc = {.ev = &ev};
+    gope_checkpoint_t *ck = NULL;
+    gope_consume_metrics cm = {0};
 
     if (!props || !rest || !pos) {
         fputs("giftope consume: out of memory\n", stderr);
         goto cleanup;
     }
-    if ((rc = split_props(argc, argv, props, &n_props, rest, &n_rest)) ||
+    if ((rc = gope_opts_split_x("consume", argc, argv, props, &n_props, rest, &n_rest)) ||
         (rc = gope_opts_parse(&consume_spec, n_rest, rest, &o, pos, &n_pos, &help)) || help)
         goto cleanup;
     rc = 2;
@@ -234,7 +349,7 @@ int gope_cmd_consume(int argc, char **argv)
         fprintf(stderr, "giftope consume: unexpected argument '%s' (see --help)\n", pos[0]);
         goto cleanup;
     }
-    if ((rc = check_opts(&o, &idle_ms, &max_events)))
+    if ((rc = check_opts(&o, &idle_ms, &max_events, &cc.interval_ms)))
         goto cleanup;
     topic_buf = strdup(o.topic);
     topics = calloc(strlen(o.topic) / 2 + 1, sizeof *topics);
@@ -245,12 +360,24 @@ int gope_cmd_consume(int argc, char **argv)
     }
     n_topics = split_topics(topic_buf, topics);
     gope_pipeline_conf base = {.require_reward = true};
+    ev.kafka = (gope_kafka_sink_conf){.brokers = o.brokers, .props = props, .n_props = n_props,
+                                      .log = on_log, .log_ctx = &o.quiet}; /* kafka:TOPIC outputs */
     if ((rc = gope_eval_open(&ev, "consume", &o.eval, &base)))
+        goto cleanup;
+    cc.dir = o.checkpoint;
+    if (cc.dir && (rc = restore(&cc, &ck)))
+        goto cleanup;
+    if ((rc = gope_consume_metrics_open(&cm, o.metrics_addr, &ev)))
         goto cleanup;
     gope_kafka_conf kc = {.brokers = o.brokers, .topics = topics, .n_topics = n_topics,
                           .group = o.group, .props = props, .n_props = n_props,
-                          .log = on_log, .log_ctx = &o.quiet};
+                          .log = on_log, .log_ctx = &o.quiet, .manual_commit = cc.dir != NULL,
+                          .on_revoke = cc.dir ? on_revoke : NULL, .revoke_ctx = &cc};
+    if (ck)
+        kc.start = gope_checkpoint_offsets(ck, &kc.n_start);
     gope_status st = gope_kafka_source_open(&kc, &ks, &err);
+    cc.ks = ks;
+    cc.last_ms = now_ms();
     if (st != GOPE_OK) {
         fprintf(stderr, "giftope consume: %s\n", err.msg);
         rc = st == GOPE_ERR_USAGE ? 2 : 1;
@@ -264,11 +391,15 @@ int gope_cmd_consume(int argc, char **argv)
     if (!o.quiet)
         fprintf(stderr, "giftope consume: reading %s as group %s from %s\n", o.topic, o.group,
                 o.brokers);
-    stop_reason why = consume_loop(&ev, ks, idle_ms, max_events);
+    if (cm.http && !o.quiet)
+        fprintf(stderr, "giftope consume: metrics on port %d (%s)\n",
+                gope_prom_http_port(cm.http), o.metrics_addr);
+    stop_reason why = consume_loop(&ev, ks, &cc, &cm, idle_ms, max_events);
     rc = why == STOP_FATAL || why == STOP_FAULT ? 1 : 0;
-    /* like replay at the end of its input: emit the open windows, then commit and leave */
-    describe_run(&extra, &o, &ev, topics, n_topics, why);
-    if (why != STOP_FAULT && gope_eval_finish(&ev, &extra))
+    if (end_run(&cc, &ev, why))
+        rc = 1;
+    describe_run(&extra, &o, &ev, topics, n_topics, why, &cc);
+    if (why != STOP_FAULT && gope_eval_summary(&ev, &extra))
         rc = 1;
     st = gope_kafka_source_close(ks, &err);
     ks = NULL;
@@ -283,8 +414,10 @@ cleanup:
         sigaction(SIGTERM, &old_term, NULL);
     }
     gope_kafka_source_close(ks, &err);
+    gope_checkpoint_free(ck);
     if (ev.cmd)
         rc = gope_eval_close(&ev, rc);
+    gope_consume_metrics_close(&cm); /* after the --out sink it wraps */
     gope_jbuf_free(&extra);
     free(topics);
     free(topic_buf);

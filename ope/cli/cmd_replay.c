@@ -6,6 +6,15 @@
  * Inputs are read in order as one stream, so the watermark carries across
  * files. A fault in one input (unreadable file, truncated or corrupt zstd)
  * keeps everything read before it, is reported, and makes the exit status 1.
+ *
+ * Rewards that arrive later: with --rewards FILE the decisions (the inputs)
+ * and the reward.v1 lines of FILE are two streams read together, always
+ * taking the line with the smaller ts next (decisions first on a tie; a
+ * line that failed to decode goes at once), so the join sees them
+ * interleaved by event time as a consumer of two topics would. The join is
+ * on only with --rewards or an explicit --reward-wait (rewards interleaved
+ * in the inputs themselves); otherwise replay stays as it was: a decision
+ * must carry its reward.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -20,7 +29,7 @@
 
 typedef struct {
     gope_eval_opts eval;
-    const char *decoder, *threads;
+    const char *rewards, *decoder, *threads;
     bool quiet, decode_only;
 } replay_opts;
 
@@ -28,6 +37,8 @@ typedef struct {
 #define FLAG(n, f, h) {n, NULL, GOPE_OPT_FLAG, offsetof(replay_opts, f), NULL, h}
 static const gope_opt replay_table[] = {
     GOPE_EVAL_OPT_ROWS(replay_opts, eval),
+    OPT("--rewards", "FILE", rewards, NULL,
+        "reward.v1 lines joined to the inputs' decisions by event time (turns the join on)"),
     OPT("--decoder", "fast|cjson", decoder, "fast", "event decoder; cjson is the slow reference"),
     OPT("--threads", "1|2", threads, "2", "2: read and decode on a second thread (same results, faster)"),
     FLAG("--quiet", quiet, "no progress on stderr"),
@@ -40,6 +51,8 @@ static const gope_cmd_spec replay_spec = {
     .about = "Evaluate every policy on allocation logs (alloc.v1 JSON lines; plain or zstd,\n"
              "detected from content; - is stdin) in event-time windows. Writes one\n"
              "ope_metrics.v1 record per window and policy, then an ope_run.v1 summary.\n"
+             "Decisions without reward are joined with later reward.v1 lines (--rewards\n"
+             "FILE, or interleaved in the inputs with --reward-wait).\n"
              "Exit status: 0 success, 1 input fault, 2 usage error.",
     .opts = replay_table,
     .n_opts = sizeof replay_table / sizeof replay_table[0],
@@ -59,6 +72,7 @@ static int replay_conf(const replay_opts *o, gope_pipeline_conf *pc)
     pc->use_cjson_decoder = strcmp(o->decoder, "cjson") == 0;
     pc->decode_only = o->decode_only;
     pc->require_reward = true;
+    pc->join = o->rewards || o->eval.reward_wait;
     return 0;
 }
 
@@ -94,35 +108,96 @@ static void progress_tick(progress *pg, const gope_reader_t *rd, bool final)
         fputs("                    \n", stderr);
 }
 
-/* Feed one input through the pipeline. @return 0, 1 (input fault) or -1
- * (fatal: sink failure or out of memory, message printed). */
-static int run_input(gope_pipeline_t *pl, const gope_pipeline_conf *pc, int threads,
-                     const char *path, progress *pg)
+/* One input stream: files read one after another. `head` is its next line,
+ * not yet processed (NULL once the stream is over); it stays valid while
+ * the other stream is read, since each has its own reader. */
+typedef struct {
+    const char **paths;
+    int n, next;
+    const gope_pipeline_conf *pc;
+    int threads;
+    gope_reader_t *rd;
+    const char *path;          /* the file being read */
+    const gope_decoded *head;
+    int rc;                    /* 0; 1 after an input fault; -1 out of memory */
+} in_stream;
+
+/* The graver of two outcomes: -1 (fatal) over 1 (input fault) over 0. */
+static int worse(int a, int b)
+{
+    return a < 0 || b < 0 ? -1 : (a > b ? a : b);
+}
+
+static void stream_fault(in_stream *s, gope_status st, const gope_err *err)
+{
+    fprintf(stderr, "giftope replay: %s\n", err->msg);
+    s->rc = worse(s->rc, st == GOPE_ERR_NOMEM ? -1 : 1);
+}
+
+/* Move `s` to its next line, opening its next file after the end of one. A
+ * faulty file is reported (its lines before the fault were returned) and
+ * the stream goes on with the next file, as replay always has. */
+static void stream_next(in_stream *s, progress *pg)
 {
     gope_err err = {{0}};
-    gope_reader_t *rd;
-    gope_status st = gope_reader_open(path, pc, threads, &rd, &err);
-    if (st != GOPE_OK) {
-        fprintf(stderr, "giftope replay: %s\n", err.msg);
-        return st == GOPE_ERR_NOMEM ? -1 : 1;
+    for (;;) {
+        if (s->rd) {
+            gope_status st = gope_reader_next(s->rd, &s->head, &err);
+            if (st == GOPE_OK)
+                return;
+            progress_tick(pg, s->rd, true);
+            if (st != GOPE_EOF)
+                stream_fault(s, st, &err);
+            gope_reader_close(s->rd);
+            s->rd = NULL;
+        }
+        s->head = NULL;
+        if (s->next == s->n || s->rc < 0)
+            return;
+        s->path = s->paths[s->next++];
+        gope_status st = gope_reader_open(s->path, s->pc, s->threads, &s->rd, &err);
+        if (st != GOPE_OK) {
+            stream_fault(s, st, &err);
+            s->rd = NULL;
+        }
     }
-    const gope_decoded *d;
+}
+
+/* The merge key: event time, and at once for a line that did not decode. */
+static int64_t head_ts(const in_stream *s)
+{
+    return s->head->reason == GOPE_R_OK ? s->head->ev.ts : INT64_MIN;
+}
+
+/* Feed the streams through the pipeline, merged by event time (one stream:
+ * simply in order). @return 0, 1 (an input fault) or -1 (fatal: sink
+ * failure or out of memory, message printed). */
+static int run_streams(gope_pipeline_t *pl, in_stream *ins, int n, progress *pg)
+{
+    gope_err err = {{0}};
     int rc = 0;
-    while ((st = gope_reader_next(rd, &d, &err)) == GOPE_OK) {
-        if (gope_pipeline_decoded(pl, path, d, &err) != GOPE_OK) {
+    for (int i = 0; i < n; i++)
+        stream_next(&ins[i], pg);
+    for (;;) {
+        in_stream *s = NULL;
+        for (int i = 0; i < n; i++)
+            if (ins[i].head && (!s || head_ts(&ins[i]) < head_ts(s)))
+                s = &ins[i];
+        if (!s)
+            break;
+        if (gope_pipeline_decoded(pl, s->path, s->head, &err) != GOPE_OK) {
             fprintf(stderr, "giftope replay: %s\n", err.msg);
             rc = -1;
             break;
         }
-        if ((++pg->lines & 0x3fff) == 0)
-            progress_tick(pg, rd, false);
+        if ((++pg->lines & 0x3fff) == 0 && s->rd)
+            progress_tick(pg, s->rd, false);
+        stream_next(s, pg);
     }
-    progress_tick(pg, rd, true);
-    if (rc == 0 && st != GOPE_EOF) {
-        fprintf(stderr, "giftope replay: %s\n", err.msg);
-        rc = st == GOPE_ERR_NOMEM ? -1 : 1;
+    for (int i = 0; i < n; i++) {
+        gope_reader_close(ins[i].rd);
+        rc = worse(rc, ins[i].rc);
     }
-    gope_reader_close(rd);
     return rc;
 }
 
@@ -137,6 +212,11 @@ static void describe_run(gope_jbuf *b, const replay_opts *o, const gope_eval *ev
         gope_jbuf_quote(b, inputs[i], strlen(inputs[i]));
     }
     gope_jbuf_str(b, "]");
+    if (o->rewards) {
+        gope_jbuf_str(b, ",\"rewards\":[");
+        gope_jbuf_quote(b, o->rewards, strlen(o->rewards));
+        gope_jbuf_str(b, "]");
+    }
     gope_eval_describe(b, ev);
     gope_jbuf_str(b, ",\"decoder\":");
     gope_jbuf_quote(b, o->decoder, strlen(o->decoder));
@@ -166,10 +246,11 @@ int gope_cmd_replay(int argc, char **argv)
     if ((rc = replay_conf(&o, &base)) || (rc = gope_eval_open(&ev, "replay", &o.eval, &base)))
         goto cleanup;
     progress pg = {.on = !o.quiet && isatty(2), .t0 = now_s()};
-    for (int i = 0; i < n_inputs && rc >= 0; i++) {
-        int r = run_input(ev.pl, &ev.pc, atoi(o.threads), inputs[i], &pg);
-        rc = r < 0 ? -1 : (r ? r : rc);
-    }
+    in_stream ins[2] = {
+        {.paths = inputs, .n = n_inputs, .pc = &ev.pc, .threads = atoi(o.threads)},
+        {.paths = &o.rewards, .n = 1, .pc = &ev.pc, .threads = atoi(o.threads)},
+    };
+    rc = run_streams(ev.pl, ins, o.rewards ? 2 : 1, &pg);
     if (rc >= 0) {
         describe_run(&extra, &o, &ev, inputs, n_inputs);
         if (gope_eval_finish(&ev, &extra))

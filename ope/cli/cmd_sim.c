@@ -14,6 +14,11 @@
  * created (exit 2): the first seed's world and allocator are built first. A
  * failed write ends the run (exit 1). The summary (sim_run.v1) goes to
  * stdout, or to stderr when the log goes there.
+ *
+ * `--out kafka:TOPIC --brokers HOST:PORT` streams the log to a topic instead,
+ * one message per line keyed by event_id, through the Kafka sink of the
+ * evaluating commands (ope/sink_kafka.c): the run fails (exit 1) when a
+ * message cannot be delivered within message.timeout.ms.
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -25,12 +30,15 @@
 
 #include "../jsonbuf.h"
 #include "commands.h"
+#include "gope_ope.h"
 #include "gope_sim.h"
 #include "options.h"
 
 typedef struct {
-    const char *world, *policy, *policies, *decisions, *seeds, *seed, *out;
+    const char *world, *policy, *policies, *decisions, *seeds, *seed, *out, *brokers;
     bool quiet;
+    const char **props; /* -X KEY=VALUE: producer properties of --out kafka:TOPIC */
+    size_t n_props;
 } sim_opts;
 
 #define OPT(n, v, f, d, h) {n, v, GOPE_OPT_STR, offsetof(sim_opts, f), d, h}
@@ -42,13 +50,15 @@ static const gope_opt sim_table[] = {
     OPT("--decisions", "N", decisions, "10000", "decisions per seed"),
     OPT("--seeds", "S", seeds, "1", "number of seeds (worlds) run one after another into the log"),
     OPT("--seed", "BASE", seed, "42", "first seed: the seeds are BASE .. BASE+S-1"),
-    OPT("--out", "LOG", out, NULL, "the alloc.v1 log (required); zstd when it ends in .zst, - is stdout"),
+    OPT("--out", "LOG|kafka:TOPIC", out, NULL, "the alloc.v1 log (required); zstd when it ends in .zst, - is stdout; kafka:TOPIC streams it to a topic keyed by event_id"),
+    OPT("--brokers", "HOST:PORT", brokers, NULL, "with --out kafka:TOPIC: bootstrap brokers, comma-separated"),
     FLAG("--quiet", quiet, "no progress on stderr"),
 };
 
 static const gope_cmd_spec sim_spec = {
     .command = "sim",
-    .synopsis = "--policy SPEC --out LOG [options]",
+    .synopsis = "--policy SPEC --out LOG|kafka:TOPIC [--brokers HOST:PORT] [options] "
+                "[-X KEY=VALUE]...",
     .about = "Simulate a logging policy (a policy of the set, or a stateful allocator,\n"
              "docs/allocators.md) in a world and write its allocation log: one alloc.v1\n"
              "line per decision with the exact propensity, the full probs, the reward and\n"
@@ -58,7 +68,10 @@ static const gope_cmd_spec sim_spec = {
              "time for every seed (replay pools the seeds with its default --window all;\n"
              "with sized windows give --lateness the span of one seed, or later seeds\n"
              "arrive late). Prints a sim_run.v1 summary line to stdout (to stderr when\n"
-             "the log goes to stdout).\n"
+             "the log goes to stdout). --out kafka:TOPIC --brokers HOST:PORT streams the\n"
+             "log to a topic, one message per line keyed by event_id; -X KEY=VALUE\n"
+             "(repeatable) sets any librdkafka producer property (security.protocol,\n"
+             "sasl.*, message.timeout.ms ...).\n"
              "Exit status: 0 success, 1 I/O error, 2 usage error.",
     .opts = sim_table,
     .n_opts = sizeof sim_table / sizeof sim_table[0],
@@ -68,6 +81,33 @@ static int fail(int rc, const char *msg)
 {
     fprintf(stderr, "giftope sim: %s\n", msg);
     return rc;
+}
+
+/* librdkafka's warnings and errors (broker unreachable, ...) on stderr. */
+static void on_kafka_log(void *ctx, int level, const char *what, const char *msg)
+{
+    (void)ctx;
+    if (level <= 4)
+        fprintf(stderr, "giftope sim: kafka %s: %s\n", what, msg);
+}
+
+/* --out: a file (zstd when it ends in .zst), or kafka:TOPIC through a Kafka
+ * sink whose key is the event id. @return 0, 1 (I/O, out of memory) or 2
+ * (usage: a bad topic name). */
+static int open_log(const sim_opts *o, gope_sink *sink, gope_sim_log_t **log)
+{
+    gope_err err = {{0}};
+    gope_status st;
+    if (!gope_sink_is_kafka(o->out)) {
+        st = gope_sim_log_open(o->out, log, &err);
+    } else {
+        const gope_kafka_sink_conf kc = {.brokers = o->brokers, .props = o->props,
+                                         .n_props = o->n_props, .log = on_kafka_log};
+        st = gope_sink_open(o->out, "--out", &kc, sink, &err);
+        if (st == GOPE_OK)
+            st = gope_sim_log_open_lines(o->out, sink->ops->write, sink->ctx, log, &err);
+    }
+    return st == GOPE_OK ? 0 : fail(st == GOPE_ERR_USAGE ? 2 : 1, err.msg);
 }
 
 static double now_s(void)
@@ -190,16 +230,26 @@ int gope_cmd_sim(int argc, char **argv)
     gope_sim_world_t *w = NULL;
     gope_sim_allocator alloc = {0};
     gope_sim_log_t *log;
+    gope_sink sink = {0}; /* --out kafka:TOPIC */
     gope_jbuf b = {0};
     totals t = {0};
     uint64_t decisions, seeds, base;
     bool help;
     int n_pos, rc;
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!pos)
-        return fail(1, "out of memory");
-    if ((rc = gope_opts_parse(&sim_spec, argc, argv, &o, pos, &n_pos, &help)) || help)
+    const char **props = calloc((size_t)argc + 1, sizeof *props);
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest;
+    size_t n_props;
+    if (!pos || !props || !rest) {
+        rc = fail(1, "out of memory");
         goto cleanup;
+    }
+    if ((rc = gope_opts_split_x("sim", argc, argv, props, &n_props, rest, &n_rest)) ||
+        (rc = gope_opts_parse(&sim_spec, n_rest, rest, &o, pos, &n_pos, &help)) || help)
+        goto cleanup;
+    o.props = props;
+    o.n_props = n_props;
     if (n_pos) {
         rc = fail(2, "unexpected argument (the log is given with --out)");
         goto cleanup;
@@ -207,6 +257,12 @@ int gope_cmd_sim(int argc, char **argv)
     if (!o.policy || !o.out) {
         rc = fail(2, !o.policy ? "--policy SPEC is required (see --help)"
                                : "--out LOG is required (see --help)");
+        goto cleanup;
+    }
+    if (gope_sink_is_kafka(o.out) != (o.brokers != NULL) ||
+        (n_props && !gope_sink_is_kafka(o.out))) {
+        rc = fail(2, gope_sink_is_kafka(o.out) ? "--out kafka:TOPIC needs --brokers HOST:PORT"
+                                               : "--brokers and -X need --out kafka:TOPIC");
         goto cleanup;
     }
     if ((rc = gope_opt_u64("sim", "--decisions", o.decisions, 1, UINT64_C(1) << 53, &decisions)) ||
@@ -225,13 +281,14 @@ int gope_cmd_sim(int argc, char **argv)
         goto cleanup;
     }
     t.elapsed = now_s() - t0;
-    if (gope_sim_log_open(o.out, &log, &err)) {
-        rc = fail(1, err.msg);
+    if ((rc = open_log(&o, &sink, &log)))
         goto cleanup;
-    }
     rc = run_seeds(&o, &conf, pol, base, seeds, decisions, w, &alloc, log, &t);
     w = NULL; /* run_seeds frees every world */
     st = gope_sim_log_close(log, &err);
+    if (st != GOPE_OK && rc == 0)
+        rc = fail(1, err.msg);
+    st = gope_sink_close(&sink, &err); /* Kafka: waits for every delivery */
     if (st != GOPE_OK && rc == 0)
         rc = fail(1, err.msg);
     if (rc)
@@ -243,9 +300,12 @@ int gope_cmd_sim(int argc, char **argv)
     else if (fwrite(b.data, 1, b.len, fp) != b.len || fflush(fp) != 0)
         rc = fail(1, "cannot write the summary");
 cleanup:
+    gope_sink_close(&sink, &err);
     seed_free(w, &alloc);
     gope_policies_free(pol);
     gope_jbuf_free(&b);
+    free(rest);
+    free(props);
     free(pos);
     return rc;
 }

@@ -35,6 +35,10 @@ static gope_status window_conf(const gope_eval_opts *o, gope_pipeline_conf *pc, 
     }
     if ((st = gope_duration_parse(o->lateness, "--lateness", &pc->window.lateness_ms, err)))
         return st;
+    pc->reward_wait_ms = GOPE_REWARD_WAIT_MS;
+    if (o->reward_wait &&
+        (st = gope_duration_parse(o->reward_wait, "--reward-wait", &pc->reward_wait_ms, err)))
+        return st;
     return gope_duration_parse(o->dedupe_horizon, "--dedupe-horizon", &pc->dedupe_horizon_ms,
                                err);
 }
@@ -53,6 +57,16 @@ static int open_agreement(gope_eval *ev, const gope_eval_opts *o)
     return fail(ev, &err, st == GOPE_ERR_INPUT || st == GOPE_ERR_NOMEM ? 1 : 2);
 }
 
+/* --out / --dead-letter: a file, or kafka:TOPIC when the command has brokers. */
+static gope_status open_sink(const gope_eval *ev, const char *what, const char *spec,
+                             gope_sink *sink, gope_err *err)
+{
+    if (!ev->kafka.brokers && gope_sink_is_kafka(spec))
+        return gope_err_set(err, GOPE_ERR_USAGE, "%s %s: kafka:TOPIC needs --brokers (consume)",
+                            what, spec);
+    return gope_sink_open(spec, what, &ev->kafka, sink, err);
+}
+
 int gope_eval_open(gope_eval *ev, const char *cmd, const gope_eval_opts *o,
                    const gope_pipeline_conf *base)
 {
@@ -68,8 +82,10 @@ int gope_eval_open(gope_eval *ev, const char *cmd, const gope_eval_opts *o,
         return fail(ev, &err, 2);
     if (o->truth && (rc = open_agreement(ev, o)))
         return rc;
-    if (gope_sink_file_open(o->out, &ev->out, &err) ||
-        (o->dead_letter && gope_sink_file_open(o->dead_letter, &ev->dead, &err)))
+    gope_status st = open_sink(ev, "--out", o->out, &ev->out, &err);
+    if (st == GOPE_OK && o->dead_letter)
+        st = open_sink(ev, "--dead-letter", o->dead_letter, &ev->dead, &err);
+    if (st != GOPE_OK)
         return fail(ev, &err, 2);
     if (ev->agree) /* records pass through the agreement session on their way out */
         gope_agree_sink(ev->agree, &ev->out, &ev->agree_out);
@@ -104,14 +120,21 @@ void gope_eval_describe(gope_jbuf *b, const gope_eval *ev)
     gope_jbuf_str(b, "}");
 }
 
-int gope_eval_finish(gope_eval *ev, gope_jbuf *extra)
+int gope_eval_summary(gope_eval *ev, gope_jbuf *extra)
 {
     gope_err err = {{0}};
-    if (gope_pipeline_finish(ev->pl, &err) ||
-        (ev->agree && gope_agree_write_summary(extra, ev->agree, ev->truth_path, &err)) ||
+    if ((ev->agree && gope_agree_write_summary(extra, ev->agree, ev->truth_path, &err)) ||
         gope_pipeline_summary(ev->pl, extra->data, &err))
         return fail(ev, &err, 1);
     return 0;
+}
+
+int gope_eval_finish(gope_eval *ev, gope_jbuf *extra)
+{
+    gope_err err = {{0}};
+    if (gope_pipeline_finish(ev->pl, &err))
+        return fail(ev, &err, 1);
+    return gope_eval_summary(ev, extra);
 }
 
 void gope_eval_hint_dropped(const gope_eval *ev, const gope_eval_opts *o, bool quiet)
@@ -128,7 +151,9 @@ void gope_eval_hint_dropped(const gope_eval *ev, const gope_eval_opts *o, bool q
 int gope_eval_close(gope_eval *ev, int rc)
 {
     gope_err err = {{0}};
-    if (gope_sink_close(&ev->out, &err) || gope_sink_close(&ev->dead, &err))
+    if (gope_sink_close(&ev->out, &err))
+        rc = fail(ev, &err, 1);
+    if (gope_sink_close(&ev->dead, &err)) /* closed even when --out failed */
         rc = fail(ev, &err, 1);
     gope_pipeline_free(ev->pl);
     gope_agree_free(ev->agree);

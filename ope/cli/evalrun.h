@@ -17,6 +17,7 @@
 typedef struct {
     const char *policies, *window, *slide, *lateness, *estimators, *out, *dead_letter;
     const char *dedupe_horizon, *truth, *rules;
+    const char *reward_wait;    /* NULL: not given (10m when the join is on) */
 } gope_eval_opts;
 
 /* The option rows of gope_eval_opts for a command's table: `T` is the
@@ -32,11 +33,16 @@ typedef struct {
                   "watermark = max event time seen - lateness"),                                   \
     GOPE_EVAL_OPT(T, m, "--estimators", "LIST", estimators, "all",                                 \
                   "e.g. snips,dr,ips_clip:lambda=50 (logged is always included)"),                 \
-    GOPE_EVAL_OPT(T, m, "--out", "FILE", out, "-", "window records and run summary, JSON lines"),  \
-    GOPE_EVAL_OPT(T, m, "--dead-letter", "FILE", dead_letter, NULL,                                \
-                  "rejected and late lines with source, line, offset, reason"),                    \
+    GOPE_EVAL_OPT(T, m, "--out", "FILE|kafka:TOPIC", out, "-",                                     \
+                  "window records and run summary, JSON lines (kafka: keyed by policy)"),          \
+    GOPE_EVAL_OPT(T, m, "--dead-letter", "FILE|kafka:TOPIC", dead_letter, NULL,                    \
+                  "rejected and late lines with source, line, offset, reason (kafka: keyed by "    \
+                  "reason)"),                                                                      \
     GOPE_EVAL_OPT(T, m, "--dedupe-horizon", "DUR", dedupe_horizon, "10m",                          \
                   "event-time span in which a repeated event_id is a duplicate"),                  \
+    GOPE_EVAL_OPT(T, m, "--reward-wait", "DUR", reward_wait, NULL,                                 \
+                  "join reward.v1 lines within DUR of event time of their decision (default "     \
+                  "10m; docs/schema.md)"),                                                         \
     GOPE_EVAL_OPT(T, m, "--truth", "FILE", truth, NULL,                                            \
                   "simulator truth (truth.v1): every record gets an agreement block "              \
                   "(docs/agreement.md)"),                                                          \
@@ -55,11 +61,13 @@ typedef struct {
     gope_agree_t *agree;
     gope_pipeline_t *pl;
     const char *truth_path;
+    gope_kafka_sink_conf kafka; /* consume sets it: kafka:TOPIC outputs (replay: none) */
 } gope_eval;
 
 /* Parse `o` and open the run: windows, lateness and dedupe horizon into a
  * copy of `base` (which holds the command's own pipeline settings), policies,
- * estimators, the agreement session (--truth), the sinks and the pipeline.
+ * estimators, the agreement session (--truth), the sinks (a file, or
+ * kafka:TOPIC with the producer settings in ev->kafka) and the pipeline.
  * Messages go to stderr as "giftope CMD: ...".
  * @return 0; 1 (a malformed truth file, out of memory); 2 (usage: a bad
  *         option value, an unreadable policies file, an output that cannot
@@ -75,6 +83,12 @@ void gope_eval_describe(gope_jbuf *b, const gope_eval *ev);
  * and the ope_run.v1 line with `extra` (the command's description, which the
  * agreement summary extends). @return 0, or 1 after printing the error. */
 int gope_eval_finish(gope_eval *ev, gope_jbuf *extra);
+
+/* The second half of gope_eval_finish alone: the agreement summary and the
+ * ope_run.v1 line, without emitting the open windows (consume with a
+ * checkpoint, stopped by a signal: they go on in the next run).
+ * @return 0, or 1 after printing the error. */
+int gope_eval_summary(gope_eval *ev, gope_jbuf *extra);
 
 /* Unless `quiet` or a dead-letter file was given: a hint on stderr when lines
  * were rejected or late. */

@@ -111,3 +111,28 @@ int gope_opt_u64(const char *cmd, const char *opt, const char *text, uint64_t lo
     *out = v;
     return 0;
 }
+
+int gope_opts_split_x(const char *cmd, int argc, char **argv, const char **props,
+                      size_t *n_props, char **rest, int *n_rest)
+{
+    *n_props = 0;
+    *n_rest = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) { /* the rest is the option parser's */
+            while (i < argc)
+                rest[(*n_rest)++] = argv[i++];
+            break;
+        }
+        if (strncmp(argv[i], "-X", 2) != 0) {
+            rest[(*n_rest)++] = argv[i];
+        } else if (argv[i][2]) {
+            props[(*n_props)++] = argv[i] + 2;
+        } else if (i + 1 < argc) {
+            props[(*n_props)++] = argv[++i];
+        } else {
+            fprintf(stderr, "giftope %s: -X needs a value (KEY=VALUE)\n", cmd);
+            return 2;
+        }
+    }
+    return 0;
+}

@@ -50,4 +50,13 @@ void gope_opts_help(const gope_cmd_spec *spec, FILE *fp);
 int gope_opt_u64(const char *cmd, const char *opt, const char *text, uint64_t lo, uint64_t hi,
                  uint64_t *out);
 
+/*! gope_opts_split_x() : take the librdkafka properties out of argv (they
+ * repeat, which the option table does not do): "-X KEY=VALUE" and
+ * "-XKEY=VALUE" go to `props` (pointers to the KEY=VALUE text), everything
+ * else to `rest`, in order; after "--" everything is rest. Both arrays need
+ * room for argc entries.
+ * @return 0; or 2 after printing "giftope CMD: -X needs a value (KEY=VALUE)". */
+int gope_opts_split_x(const char *cmd, int argc, char **argv, const char **props,
+                      size_t *n_props, char **rest, int *n_rest);
+
 #endif /* GOPE_CLI_OPTIONS_H */

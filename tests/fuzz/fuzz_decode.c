@@ -118,7 +118,7 @@ static bool same_double(double a, double b)
 
 static void check_same_event(const gope_event *a, const gope_event *b)
 {
-    bool same = a->event_id_len == b->event_id_len &&
+    bool same = a->kind == b->kind && a->event_id_len == b->event_id_len &&
                 memcmp(a->event_id, b->event_id, a->event_id_len + 1) == 0 && a->ts == b->ts &&
                 a->action == b->action && same_double(a->propensity, b->propensity) &&
                 same_double(a->reward, b->reward) && a->has_reward == b->has_reward &&
@@ -150,6 +150,7 @@ static const char *const templates[] = {
     "{\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\",\"candidates\":[{\"streamer_id\":\"s\","
     "\"ev\":1},{\"streamer_id\":\"t\",\"ev\":2}],\"action\":1,\"propensity\":0.5,\"reward\":0,"
     "\"probs\":[0.5,0.5],\"lambda_values\":{@}}",
+    "{\"schema\":\"reward.v1\",\"event_id\":\"e\",\"ts\":1,\"reward\":2.5,@}",
 };
 
 /* Decode `line` both ways; abort if they disagree where they must not. */
