@@ -96,6 +96,7 @@ static int measure(const char *dir, double rate, int64_t horizon_ms, int runs,
     double *ms = calloc((size_t)runs, sizeof *ms);
     const gope_kafka_pos pos[] = {{"alloc", 0, 1}, {"alloc", 1, 1}, {"alloc", 2, 1},
                                   {"alloc", 3, 1}, {"alloc", 4, 1}, {"alloc", 5, 1}};
+    const gope_stream_name streams[] = {{"alloc", 0, 0}}; /* gope_pipeline_line: stream 0 */
     size_t bytes = 0;
     int rc = 1;
     if (!ms || gope_pipeline_new(&conf, pol, set, &sink, &sink, &p, &err) ||
@@ -103,7 +104,7 @@ static int measure(const char *dir, double rate, int64_t horizon_ms, int runs,
         goto done;
     for (int r = 0; r < runs; r++) {
         double t = now_ms();
-        if (gope_checkpoint_write(dir, p, pos, 6, &bytes, &err))
+        if (gope_checkpoint_write(dir, p, pos, 6, streams, 1, &bytes, &err))
             goto done;
         ms[r] = now_ms() - t;
     }

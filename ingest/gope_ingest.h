@@ -195,6 +195,33 @@ void gope_source_close(gope_source_t *src);
  * broker on its own; only a fatal error ends consumption.
  */
 
+/* Kafka client settings (ingest/kafka_conf.c), shared by the consumer here
+ * and the producer of the Kafka sinks (ope/gope_ope.h): -X "key=value"
+ * items on a librdkafka configuration (rd_kafka_conf_t). */
+struct rd_kafka_conf_s;
+
+/* A property the client sets itself: -X KEY is refused with "-X KEY: WHY". */
+typedef struct {
+    const char *key;
+    const char *why; /* e.g. "reserved (give the brokers as --brokers)" */
+} gope_kafka_reserved;
+
+/*! gope_kafka_conf_set() : rd_kafka_conf_set(key, value).
+ * @return GOPE_OK; GOPE_ERR_USAGE "-X KEY=VALUE: REASON" with librdkafka's
+ *         reason (unknown key, bad value). */
+gope_status gope_kafka_conf_set(struct rd_kafka_conf_s *conf, const char *key, const char *value,
+                                gope_err *err);
+
+/*! gope_kafka_conf_props() : apply the `n` items "key=value" of `props` in
+ * order (a later item wins), refusing every key of `reserved`. Stops at the
+ * first bad item; `conf` then holds the items before it.
+ * @return GOPE_OK; GOPE_ERR_USAGE "-X 'ITEM': expected key=value" (no '=' or
+ *         an empty key), "-X 'KEY': no such property" (a key over 127
+ *         bytes), "-X KEY: WHY" (reserved), or as gope_kafka_conf_set. */
+gope_status gope_kafka_conf_props(struct rd_kafka_conf_s *conf, const char *const *props,
+                                  size_t n, const gope_kafka_reserved *reserved,
+                                  size_t n_reserved, gope_err *err);
+
 typedef struct gope_kafka_source_s gope_kafka_source_t;
 
 /* A partition's position: the offset of the next message to process there. */
@@ -212,6 +239,14 @@ typedef struct {
  * (with `err` filled) ends consumption: the next call of
  * gope_kafka_source_next returns it. */
 typedef gope_status (*gope_kafka_revoke_fn)(void *ctx, bool lost, gope_err *err);
+
+/* Called inside gope_kafka_source_next for every partition assigned
+ * (`assigned` true, before its messages come) and every partition revoked
+ * or lost (false, after the revoke hook): consume keeps one stream of the
+ * window clock per assigned partition. A non-OK return ends consumption as
+ * the revoke hook's does. */
+typedef gope_status (*gope_kafka_partition_fn)(void *ctx, const char *topic, int32_t partition,
+                                               bool assigned, gope_err *err);
 
 /* A log line from librdkafka: syslog `level` (3 error .. 7 debug), `what`
  * a short tag (librdkafka's facility or error name), `msg` the text. */
@@ -233,6 +268,8 @@ typedef struct {
     size_t n_start;
     gope_kafka_revoke_fn on_revoke; /* NULL: none */
     void *revoke_ctx;
+    gope_kafka_partition_fn on_partition; /* NULL: none */
+    void *partition_ctx;
 } gope_kafka_conf;
 
 /* One message as a line. `line.data` is the payload; `line.offset` the

@@ -35,6 +35,10 @@
  * first, inside the rebalance callback, while the partitions are still
  * ours, so its checkpoint covers exactly what was processed. The table
  * forgets nothing on a revoke.
+ *
+ * Every partition assigned or revoked is also told to the caller's
+ * partition hook (after the revoke hook), from inside the rebalance
+ * callback: consume keeps one stream of the window clock per partition.
  */
 #include "gope_ingest.h"
 
@@ -66,7 +70,9 @@ struct gope_kafka_source_s {
     bool manual;             /* checkpoint mode */
     gope_kafka_revoke_fn on_revoke;
     void *revoke_ctx;
-    bool hook_failed;        /* a revoke hook or the table failed: ends consumption */
+    gope_kafka_partition_fn on_partition;
+    void *partition_ctx;
+    bool hook_failed;        /* a hook or the table failed: ends consumption */
     gope_status hook_st;
     gope_err hook_err;
     part_pos *parts;         /* every partition seen */
@@ -74,14 +80,16 @@ struct gope_kafka_source_s {
     gope_kafka_pos *view;    /* handed out by gope_kafka_source_positions */
 };
 
-/* Keys the source sets itself: overriding them would break its contract. */
-static const struct {
-    const char *key, *why;
-} reserved[] = {
-    {"bootstrap.servers", "give the brokers as --brokers"},
-    {"group.id", "give the group as --group"},
-    {"enable.auto.offset.store", "offsets are stored after each processed message"},
+/* Keys the source sets itself: overriding them would break its contract.
+ * The last one only in checkpoint mode. */
+static const gope_kafka_reserved reserved[] = {
+    {"bootstrap.servers", "reserved (give the brokers as --brokers)"},
+    {"group.id", "reserved (give the group as --group)"},
+    {"enable.auto.offset.store", "reserved (offsets are stored after each processed message)"},
+    {"enable.auto.commit",
+     "reserved with a checkpoint (offsets are committed after each checkpoint)"},
 };
+#define N_RESERVED(manual) (sizeof reserved / sizeof reserved[0] - ((manual) ? 0 : 1))
 
 static void say(gope_kafka_source_t *ks, int level, const char *what, const char *msg)
 {
@@ -138,6 +146,16 @@ static part_pos *find_part(gope_kafka_source_t *ks, const char *topic, int32_t p
     return p;
 }
 
+/* The caller's partition hook, unless a hook failed already. */
+static void tell_partition(gope_kafka_source_t *ks, const rd_kafka_topic_partition_t *tp,
+                           bool assigned)
+{
+    if (ks->on_partition && !ks->hook_failed &&
+        (ks->hook_st = ks->on_partition(ks->partition_ctx, tp->topic, tp->partition, assigned,
+                                        &ks->hook_err)) != GOPE_OK)
+        ks->hook_failed = true;
+}
+
 /* Assignment: known partitions start at their next offset. */
 static void seek_known(gope_kafka_source_t *ks, rd_kafka_topic_partition_list_t *parts)
 {
@@ -146,6 +164,7 @@ static void seek_known(gope_kafka_source_t *ks, rd_kafka_topic_partition_list_t 
         if (!p)
             return;
         p->assigned = true;
+        tell_partition(ks, &parts->elems[i], true);
         if (p->next >= 0)
             parts->elems[i].offset = p->next;
     }
@@ -163,6 +182,7 @@ static void before_revoke(gope_kafka_source_t *ks, rd_kafka_topic_partition_list
         part_pos *p = find_part(ks, parts->elems[i].topic, parts->elems[i].partition, false);
         if (p)
             p->assigned = false;
+        tell_partition(ks, &parts->elems[i], false);
     }
 }
 
@@ -205,39 +225,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code,
         say(ks, 3, "rebalance", rd_kafka_err2str(r));
 }
 
-static gope_status set(rd_kafka_conf_t *c, const char *key, const char *value, gope_err *err)
-{
-    char e[ERRSTR];
-    if (rd_kafka_conf_set(c, key, value, e, sizeof e) != RD_KAFKA_CONF_OK)
-        return gope_err_set(err, GOPE_ERR_USAGE, "-X %s=%s: %s", key, value, e);
-    return GOPE_OK;
-}
-
-/* One -X item "key=value" into the configuration. */
-static gope_status set_prop(rd_kafka_conf_t *c, const char *item, bool manual, gope_err *err)
-{
-    const char *eq = strchr(item, '=');
-    if (!eq || eq == item)
-        return gope_err_set(err, GOPE_ERR_USAGE, "-X '%s': expected key=value", item);
-    size_t klen = (size_t)(eq - item);
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strlen(reserved[i].key) == klen && memcmp(reserved[i].key, item, klen) == 0)
-            return gope_err_set(err, GOPE_ERR_USAGE, "-X %s: reserved (%s)", reserved[i].key,
-                                reserved[i].why);
-    static const char auto_commit[] = "enable.auto.commit";
-    if (manual && klen == sizeof auto_commit - 1 && memcmp(item, auto_commit, klen) == 0)
-        return gope_err_set(err, GOPE_ERR_USAGE, "-X %s: reserved with a checkpoint (offsets "
-                            "are committed after each checkpoint)", auto_commit);
-    char *key = malloc(klen + 1);
-    if (!key)
-        return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
-    memcpy(key, item, klen);
-    key[klen] = '\0';
-    gope_status st = set(c, key, eq + 1, err);
-    free(key);
-    return st;
-}
-
 static gope_status build_conf(const gope_kafka_conf *conf, gope_kafka_source_t *ks,
                               rd_kafka_conf_t *c, gope_err *err)
 {
@@ -254,16 +241,16 @@ static gope_status build_conf(const gope_kafka_conf *conf, gope_kafka_source_t *
     };
     gope_status st;
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-        if ((st = set(c, defaults[i][0], defaults[i][1], err)))
+        if ((st = gope_kafka_conf_set(c, defaults[i][0], defaults[i][1], err)))
             return st;
-    for (size_t i = 0; i < conf->n_props; i++)
-        if ((st = set_prop(c, conf->props[i], conf->manual_commit, err)))
-            return st;
-    if (conf->manual_commit && (st = set(c, "enable.auto.commit", "false", err)))
+    if ((st = gope_kafka_conf_props(c, conf->props, conf->n_props, reserved,
+                                    N_RESERVED(conf->manual_commit), err)))
         return st;
-    if ((st = set(c, "bootstrap.servers", conf->brokers, err)) ||
-        (st = set(c, "group.id", conf->group, err)) ||
-        (st = set(c, "enable.auto.offset.store", "false", err)))
+    if (conf->manual_commit && (st = gope_kafka_conf_set(c, "enable.auto.commit", "false", err)))
+        return st;
+    if ((st = gope_kafka_conf_set(c, "bootstrap.servers", conf->brokers, err)) ||
+        (st = gope_kafka_conf_set(c, "group.id", conf->group, err)) ||
+        (st = gope_kafka_conf_set(c, "enable.auto.offset.store", "false", err)))
         return st;
     rd_kafka_conf_set_opaque(c, ks);
     rd_kafka_conf_set_log_cb(c, on_log);
@@ -307,6 +294,8 @@ gope_status gope_kafka_source_open(const gope_kafka_conf *conf, gope_kafka_sourc
     ks->manual = conf->manual_commit;
     ks->on_revoke = conf->on_revoke;
     ks->revoke_ctx = conf->revoke_ctx;
+    ks->on_partition = conf->on_partition;
+    ks->partition_ctx = conf->partition_ctx;
     for (size_t i = 0; i < conf->n_start; i++) {
         part_pos *p = find_part(ks, conf->start[i].topic, conf->start[i].partition, true);
         if (!p) {

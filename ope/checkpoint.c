@@ -6,13 +6,18 @@
  * Layout (little-endian):
  *   header, 32 bytes:
  *     0  magic "GOPECKPT"
- *     8  u32 format version (1)
+ *     8  u32 format version (2)
  *    12  u32 header length (32)
  *    16  u64 payload length
  *    24  u32 CRC-32 of the payload
  *    28  u32 CRC-32 of bytes 0..27
  *   payload: sections (ckpt_int.h): OFFS (topic, partition, next offset of
- *   each partition), then the pipeline's (pipeline_ckpt.c).
+ *   each partition), then the pipeline's (pipeline_ckpt.c: CONF STAT DEDU
+ *   WIND JOIN), then CLCK, the stream clock with the partition behind each
+ *   stream (ckpt_clock.c). Version 1 (before the reward join and the
+ *   per-partition clock) is refused with a message saying so: its state
+ *   lacks the clock's partitions, and a guess there could hold windows open
+ *   for a partition that is no longer read.
  * The checksums turn a torn or bit-flipped file into a clear error instead of
  * a wrong state; the header's own checksum tells a corrupt length from a
  * truncated payload. Sections make a later split of the state by partition
@@ -33,10 +38,11 @@
 #include <unistd.h>
 
 #include "ckpt_int.h"
+#include "pipeline_int.h"
 
 #define CKPT_NAME "state.ckpt"
 #define CKPT_MAGIC "GOPECKPT"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
 #define HEADER_LEN 32
 #define OFFS_V 1
 #define MAX_TOPIC 249 /* Kafka's limit on topic names */
@@ -49,6 +55,7 @@ struct gope_checkpoint_s {
     gope_kafka_pos *pos;    /* topics point into topic_buf */
     size_t n_pos;
     char *topic_buf;
+    gope_ckpt_names streams; /* filled by a restore */
 };
 
 /* CRC-32 (IEEE 802.3, reflected), four bits at a time from a 16-entry table:
@@ -107,8 +114,9 @@ static gope_status offs_save(const void *obj, FILE *f, gope_err *err)
     return GOPE_OK;
 }
 
-/* The payload in memory: OFFS, then the pipeline's sections. */
-static gope_status build_payload(const gope_pipeline_t *p, const offsets *o, char **buf,
+/* The payload in memory: OFFS, the pipeline's sections, CLCK. */
+static gope_status build_payload(const gope_pipeline_t *p, const offsets *o,
+                                 const gope_stream_name *streams, size_t n_streams, char **buf,
                                  size_t *len, gope_err *err)
 {
     *buf = NULL;
@@ -118,6 +126,8 @@ static gope_status build_payload(const gope_pipeline_t *p, const offsets *o, cha
     gope_status st = gope_ckw_section(m, "OFFS", OFFS_V, offs_save, o, err);
     if (st == GOPE_OK)
         st = gope_pipeline_save(p, m, err);
+    if (st == GOPE_OK)
+        st = gope_ckpt_clock_save(m, p->clock, streams, n_streams, err);
     bool bad = ferror(m) != 0;
     if (fclose(m) != 0)
         bad = true;
@@ -177,8 +187,9 @@ static gope_status sync_dir(const char *dir, gope_err *err)
 }
 
 gope_status gope_checkpoint_write(const char *dir, const gope_pipeline_t *p,
-                                  const gope_kafka_pos *pos, size_t n_pos, size_t *bytes,
-                                  gope_err *err)
+                                  const gope_kafka_pos *pos, size_t n_pos,
+                                  const gope_stream_name *streams, size_t n_streams,
+                                  size_t *bytes, gope_err *err)
 {
     char final[GOPE_CKPT_PATH_MAX], tmp[GOPE_CKPT_PATH_MAX];
     gope_status st;
@@ -191,7 +202,7 @@ gope_status gope_checkpoint_write(const char *dir, const gope_pipeline_t *p,
     offsets o = {pos, n_pos};
     char *payload;
     size_t len;
-    if ((st = build_payload(p, &o, &payload, &len, err)))
+    if ((st = build_payload(p, &o, streams, n_streams, &payload, &len, err)))
         return st;
     unsigned char h[HEADER_LEN];
     make_header(h, payload, len);
@@ -258,6 +269,12 @@ static gope_status check_header(const gope_checkpoint_t *c, uint64_t *payload_le
     if (get32(h + 28) != crc32_of(h, 28))
         return gope_err_set(err, GOPE_ERR_INPUT, "%s: byte 28: header checksum mismatch (corrupt)",
                             c->path);
+    if (get32(h + 8) == 1)
+        return gope_err_set(err, GOPE_ERR_INPUT,
+                            "%s: byte 8: format version 1, from a giftope without the reward "
+                            "join and the per-partition clock; this one reads version %d. "
+                            "Finish that run with the giftope that wrote it, or start over "
+                            "with another --checkpoint directory", c->path, CKPT_VERSION);
     if (get32(h + 8) != CKPT_VERSION)
         return gope_err_set(err, GOPE_ERR_INPUT,
                             "%s: byte 8: format version %u; this giftope reads version %d",
@@ -346,15 +363,23 @@ const gope_kafka_pos *gope_checkpoint_offsets(const gope_checkpoint_t *c, size_t
     return c->pos;
 }
 
-gope_status gope_checkpoint_restore(const gope_checkpoint_t *c, gope_pipeline_t *p,
-                                    gope_err *err)
+gope_status gope_checkpoint_restore(gope_checkpoint_t *c, gope_pipeline_t *p, gope_err *err)
 {
     gope_ckr r = c->rest;
+    gope_ckpt_names_free(&c->streams);
     gope_status st = gope_pipeline_load(p, &r, err);
+    if (st == GOPE_OK)
+        st = gope_ckpt_clock_load(&r, p->clock, &c->streams, err);
     if (st == GOPE_OK && r.pos != r.len)
         st = gope_ckr_fail(&r, err, "%zu bytes after the last section this giftope knows",
                            r.len - r.pos);
     return st;
+}
+
+const gope_stream_name *gope_checkpoint_streams(const gope_checkpoint_t *c, size_t *n)
+{
+    *n = c->streams.n;
+    return c->streams.v;
 }
 
 const char *gope_checkpoint_path(const gope_checkpoint_t *c) { return c->path; }
@@ -366,5 +391,6 @@ void gope_checkpoint_free(gope_checkpoint_t *c)
     free(c->data);
     free(c->pos);
     free(c->topic_buf);
+    gope_ckpt_names_free(&c->streams);
     free(c);
 }

@@ -86,16 +86,70 @@ gope_status gope_windows_load(gope_windows_t *win, gope_ckr *r, gope_err *err);
 gope_status gope_dedupe_save(const void *d, FILE *f, gope_err *err);
 gope_status gope_dedupe_load(gope_dedupe_t *d, gope_ckr *r, gope_err *err);
 
+/* The stream clock's streams, for the CLCK section (ope/clock.c). States
+ * as the clock keeps them; a stream that has delivered nothing (has_data
+ * false) cannot be active. */
+enum { GOPE_CLOCK_WAITING = 1, GOPE_CLOCK_ACTIVE = 2, GOPE_CLOCK_IDLE = 3 };
+
+typedef struct {
+    uint32_t stream;
+    int state;        /* GOPE_CLOCK_* */
+    bool has_data;
+    int64_t max;      /* the largest ts delivered, when has_data */
+} gope_clock_stream;
+
+/*! gope_clock_span() : stream numbers below this may be present. */
+size_t gope_clock_span(const gope_clock_t *c);
+
+/*! gope_clock_get() : stream `s` into *out; false when absent. */
+bool gope_clock_get(const gope_clock_t *c, uint32_t s, gope_clock_stream *out);
+
+/*! gope_clock_put() : make stream in->stream present with exactly that
+ * state (a restore: the clock's time is set apart, gope_clock_set_now).
+ * @return GOPE_OK; GOPE_ERR_USAGE (number too large); GOPE_ERR_NOMEM. */
+gope_status gope_clock_put(gope_clock_t *c, const gope_clock_stream *s, gope_err *err);
+
+/*! gope_clock_set_now() : the clock's time as saved (it never moves back, so
+ * it is not always the minimum of the streams restored). */
+void gope_clock_set_now(gope_clock_t *c, int64_t now);
+
+/* The streams' names read from a CLCK section (topics point into `topics`). */
+typedef struct {
+    gope_stream_name *v;
+    size_t n;
+    char *topics;
+} gope_ckpt_names;
+
+/*! gope_ckpt_clock_save() : append the CLCK section: the clock's time and
+ * every present stream with its state and the name `names` gives it
+ * (ope/ckpt_clock.c).
+ * @return GOPE_OK; GOPE_ERR_USAGE naming a present stream that `names`
+ *         lacks; GOPE_ERR_NOMEM. */
+gope_status gope_ckpt_clock_save(FILE *f, const gope_clock_t *c, const gope_stream_name *names,
+                                 size_t n_names, gope_err *err);
+
+/*! gope_ckpt_clock_load() : read the CLCK section at `r` into `c` (a clock
+ * without streams) and the names into *names (free with
+ * gope_ckpt_names_free, also after an error).
+ * @return GOPE_OK; GOPE_ERR_INPUT naming file and byte (truncated, an
+ *         impossible state, a stream or partition given twice);
+ *         GOPE_ERR_NOMEM. */
+gope_status gope_ckpt_clock_load(gope_ckr *r, gope_clock_t *c, gope_ckpt_names *names,
+                                 gope_err *err);
+
+void gope_ckpt_names_free(gope_ckpt_names *names);
+
 /*! gope_pipeline_save() : the pipeline's sections (configuration, counters,
- * dedupe, windows) appended to `f` (ope/pipeline_ckpt.c). */
+ * dedupe, windows, reward join) appended to `f` (ope/pipeline_ckpt.c). The
+ * clock's section needs the streams' names: the checkpoint writes it. */
 gope_status gope_pipeline_save(const gope_pipeline_t *p, FILE *f, gope_err *err);
 
 /*! gope_pipeline_load() : read the sections gope_pipeline_save wrote into a
  * pipeline that has seen no input, made with the same configuration.
  * @return GOPE_OK; GOPE_ERR_USAGE when the checkpoint was written with
  *         another configuration (window, lateness, dedupe horizon,
- *         estimators, policies), naming it; GOPE_ERR_INPUT for a malformed
- *         section; GOPE_ERR_NOMEM. */
+ *         estimators, policies, the reward join and its wait), naming it;
+ *         GOPE_ERR_INPUT for a malformed section; GOPE_ERR_NOMEM. */
 gope_status gope_pipeline_load(gope_pipeline_t *p, gope_ckr *r, gope_err *err);
 
 #endif /* GOPE_CKPT_INT_H */

@@ -15,7 +15,9 @@
 
 #include <stdlib.h>
 
-enum { ABSENT = 0, WAITING, ACTIVE, IDLE };
+#include "ckpt_int.h"
+
+enum { ABSENT = 0, WAITING = GOPE_CLOCK_WAITING, ACTIVE = GOPE_CLOCK_ACTIVE, IDLE = GOPE_CLOCK_IDLE };
 
 typedef struct {
     unsigned char state;
@@ -142,3 +144,29 @@ gope_status gope_clock_observe(gope_clock_t *c, uint32_t i, int64_t ts, gope_err
 int64_t gope_clock_now(const gope_clock_t *c) { return c->now; }
 
 size_t gope_clock_streams(const gope_clock_t *c) { return c->present; }
+
+/* ------------------------------------------------ checkpoints (ckpt_int.h) */
+
+size_t gope_clock_span(const gope_clock_t *c) { return c->cap; }
+
+bool gope_clock_get(const gope_clock_t *c, uint32_t i, gope_clock_stream *out)
+{
+    if (i >= c->cap || c->s[i].state == ABSENT)
+        return false;
+    const stream *s = &c->s[i];
+    *out = (gope_clock_stream){.stream = i, .state = s->state, .has_data = s->has_data,
+                               .max = s->max};
+    return true;
+}
+
+gope_status gope_clock_put(gope_clock_t *c, const gope_clock_stream *in, gope_err *err)
+{
+    stream *s = NULL;
+    gope_status st = slot(c, in->stream, &s, err);
+    if (st != GOPE_OK)
+        return st;
+    *s = (stream){.state = (unsigned char)in->state, .has_data = in->has_data, .max = in->max};
+    return GOPE_OK;
+}
+
+void gope_clock_set_now(gope_clock_t *c, int64_t now) { c->now = now; }

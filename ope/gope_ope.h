@@ -295,8 +295,9 @@ typedef struct gope_sink_ops {
                          gope_err *err);
     gope_status (*close)(void *ctx, gope_err *err);
     /* Optional (NULL: every write is final when it returns): make the lines
-     * written so far durable — a file is flushed and fsync'd — before a
-     * checkpoint that counts them as emitted is written. */
+     * written so far durable — a file is flushed and fsync'd, a Kafka sink
+     * waits for their delivery reports — before a checkpoint that counts
+     * them as emitted is written. */
     gope_status (*flush)(void *ctx, gope_err *err);
 } gope_sink_ops;
 
@@ -309,10 +310,20 @@ typedef struct {
  * @return GOPE_OK and *out; GOPE_ERR_IO naming the path; GOPE_ERR_NOMEM. */
 gope_status gope_sink_file_open(const char *path, gope_sink *out, gope_err *err);
 
+/*! gope_sink_file_append() : a JSON-lines sink appending to `path`, which
+ * is created when missing ("-" = stdout). A last line without its '\n' (a
+ * crash in the middle of a write) is cut first, back to the last '\n', so
+ * the lines written next do not run into it; *cut (may be NULL) receives
+ * the bytes cut. consume --checkpoint opens its file outputs this way: the
+ * cut line was written after the last checkpoint and comes again.
+ * @return GOPE_OK and *out; GOPE_ERR_IO naming the path (cannot open, read
+ *         or truncate); GOPE_ERR_NOMEM. */
+gope_status gope_sink_file_append(const char *path, size_t *cut, gope_sink *out, gope_err *err);
+
 /*! gope_sink_flush() : the sink's flush (above); a sink with ops NULL or no
  * flush does nothing.
  * @return GOPE_OK; GOPE_ERR_IO naming the output when the lines could not be
- *         written or synced. */
+ *         written or synced (or delivered: a Kafka sink). */
 gope_status gope_sink_flush(gope_sink *sink, gope_err *err);
 
 /*! gope_sink_close() : flush and release; a sink with ops NULL does nothing.
@@ -351,9 +362,10 @@ bool gope_sink_is_kafka(const char *spec);
  *         setting librdkafka refuses); GOPE_ERR_IO when the producer cannot
  *         be created; GOPE_ERR_NOMEM.
  * Its write returns GOPE_ERR_IO "kafka:TOPIC: N message(s) not delivered:
- * REASON" once a delivery has failed; its close flushes (waiting at most
- * message.timeout.ms plus a margin) and returns the same error for the
- * messages that failed or are still undelivered. */
+ * REASON" once a delivery has failed; its flush (gope_sink_flush) waits for
+ * every message written so far (at most message.timeout.ms plus 5 s) and
+ * returns the same error, N counting the messages that failed or are still
+ * undelivered; its close flushes the same way, then releases. */
 gope_status gope_sink_kafka_open(const gope_kafka_sink_conf *conf, const char *topic,
                                  gope_sink *out, gope_err *err);
 
@@ -539,17 +551,30 @@ gope_status gope_pipeline_summary(gope_pipeline_t *p, const char *extra,
 
 typedef struct gope_checkpoint_s gope_checkpoint_t;
 
-/*! gope_checkpoint_write() : save `p` and the partitions' next offsets
- * `pos[0..n_pos)` to DIR/state.ckpt (DIR is created if missing, not its
- * parents): written to DIR/state.ckpt.tmp, fsync'd, renamed over the old
- * file, and DIR fsync'd. A crash leaves the old checkpoint or the new one.
- * *bytes (may be NULL) receives the file's size.
+/* The partition behind input stream `stream` of the pipeline's clock: the
+ * consumer numbers its partitions, and the checkpoint keeps the numbering
+ * so that a restored stream is the same partition. */
+typedef struct {
+    const char *topic;
+    int32_t partition;
+    uint32_t stream;
+} gope_stream_name;
+
+/*! gope_checkpoint_write() : save `p`, the partitions' next offsets
+ * `pos[0..n_pos)` and the names of the clock's streams
+ * `streams[0..n_streams)` (every stream present in p's clock needs one;
+ * extra names are ignored) to DIR/state.ckpt (DIR is created if missing,
+ * not its parents): written to DIR/state.ckpt.tmp, fsync'd, renamed over
+ * the old file, and DIR fsync'd. A crash leaves the old checkpoint or the
+ * new one. *bytes (may be NULL) receives the file's size.
  * @return GOPE_OK; GOPE_ERR_IO naming the file (cannot create, write, sync
  *         or rename; the old checkpoint is then untouched); GOPE_ERR_USAGE
- *         for a directory name over GOPE_CKPT_PATH_MAX; GOPE_ERR_NOMEM. */
+ *         for a directory name over GOPE_CKPT_PATH_MAX or a stream without
+ *         a name; GOPE_ERR_NOMEM. */
 gope_status gope_checkpoint_write(const char *dir, const gope_pipeline_t *p,
-                                  const gope_kafka_pos *pos, size_t n_pos, size_t *bytes,
-                                  gope_err *err);
+                                  const gope_kafka_pos *pos, size_t n_pos,
+                                  const gope_stream_name *streams, size_t n_streams,
+                                  size_t *bytes, gope_err *err);
 
 /*! gope_checkpoint_read() : load and validate DIR/state.ckpt: magic, format
  * version, header and payload CRC-32s, lengths, and the offsets section.
@@ -566,14 +591,20 @@ gope_status gope_checkpoint_read(const char *dir, gope_checkpoint_t **out, gope_
 const gope_kafka_pos *gope_checkpoint_offsets(const gope_checkpoint_t *c, size_t *n);
 
 /*! gope_checkpoint_restore() : put the saved state into `p`, a pipeline
- * made with the same options that has seen no input yet.
+ * made with the same options that has seen no input yet: counters, dedupe,
+ * windows, the reward join and the stream clock (each stream with its
+ * time and idle flag, under its saved number).
  * @return GOPE_OK; GOPE_ERR_USAGE when the checkpoint was written with other
  *         options (window, slide, lateness, dedupe horizon, estimators,
- *         policies), naming the option; GOPE_ERR_INPUT for a malformed
- *         section, naming file and byte; GOPE_ERR_NOMEM. After an error `p`
- *         is only fit to be freed. */
-gope_status gope_checkpoint_restore(const gope_checkpoint_t *c, gope_pipeline_t *p,
-                                    gope_err *err);
+ *         policies, reward join and wait), naming the option; GOPE_ERR_INPUT
+ *         for a malformed section, naming file and byte; GOPE_ERR_NOMEM.
+ *         After an error `p` is only fit to be freed. */
+gope_status gope_checkpoint_restore(gope_checkpoint_t *c, gope_pipeline_t *p, gope_err *err);
+
+/*! gope_checkpoint_streams() : after a restore, the partition of every
+ * stream of the restored clock (*n of them), valid as long as `c`: the
+ * consumer numbers those partitions the same way again. */
+const gope_stream_name *gope_checkpoint_streams(const gope_checkpoint_t *c, size_t *n);
 
 /*! gope_checkpoint_path() : the file `c` was read from, for messages. */
 const char *gope_checkpoint_path(const gope_checkpoint_t *c);

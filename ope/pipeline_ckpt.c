@@ -3,16 +3,21 @@
  *
  * Sections, in this order (each with its own layout version, ckpt_int.h):
  *   CONF  what the state is only valid for: window size, slide, lateness,
- *         dedupe horizon, the estimators with their lambdas, the policy
- *         names. A restore under other options would add new events to
- *         accumulators of another shape or meaning, so it is refused.
+ *         dedupe horizon, whether rewards are joined and the wait, the
+ *         estimators with their lambdas, the policy names. A restore under
+ *         other options would add new events to accumulators of another
+ *         shape or meaning, so it is refused.
  *   STAT  the run counters (lines read, accepted, rejected by reason, late,
- *         windows, records, min/max ts): a restored run's summary counts the
- *         whole history, each message once.
+ *         windows, records, min/max ts, the join's counters and gauges): a
+ *         restored run's summary counts the whole history, each message once.
  *   DEDU  the remembered event ids (dedupe.c).
- *   WIND  the window clock, the open panes and the revision marks (windows.c).
- * The reward join and the per-stream clock will add their own sections after
- * WIND (JOIN, CLCK), with the file format version raised to 2; a reader
+ *   WIND  the window watermark, the open panes and the revision marks
+ *         (windows.c).
+ *   JOIN  the decisions waiting for rewards and the rewards held
+ *         (join_save.c); empty when the join is off.
+ * The stream clock (CLCK) follows in the file, written by the checkpoint,
+ * which knows the partitions behind the streams (ckpt_clock.c). CONF and
+ * STAT are at layout version 2 (format version 2 added the join); a reader
  * refuses versions and sections it does not know rather than drop state.
  * Reject reasons are saved by name, so new reasons do not move old counts.
  */
@@ -21,7 +26,7 @@
 #include "ckpt_int.h"
 #include "pipeline_int.h"
 
-enum { CONF_V = 1, STAT_V = 1, DEDU_V = 1, WIND_V = 1 };
+enum { CONF_V = 2, STAT_V = 2, DEDU_V = 1, WIND_V = 1, JOIN_V = 1 };
 
 #define NAME_MAX_LEN 256
 
@@ -33,6 +38,8 @@ static gope_status conf_save(const void *obj, FILE *f, gope_err *err)
     gope_ckw_i64(f, p->conf.window.slide_ms);
     gope_ckw_i64(f, p->conf.window.lateness_ms);
     gope_ckw_i64(f, p->conf.dedupe_horizon_ms);
+    gope_ckw_u32(f, p->join != NULL);
+    gope_ckw_i64(f, p->join ? p->conf.reward_wait_ms : 0);
     gope_ckw_u32(f, (uint32_t)gope_estset_count(p->set));
     for (size_t i = 0; i < gope_estset_count(p->set); i++) {
         const gope_estimator_conf *e = gope_estset_get(p->set, i);
@@ -77,7 +84,14 @@ static gope_status conf_load(gope_pipeline_t *p, gope_ckr *r, gope_err *err)
     for (int i = 0; i < 4; i++)
         if ((st = conf_check_i64(r, err, what[i], v[i], now[i])))
             return st;
-    uint32_t n;
+    uint32_t n, join;
+    int64_t wait;
+    if (!gope_ckr_u32(r, &join) || !gope_ckr_i64(r, &wait))
+        return gope_ckr_fail(r, err, "truncated: reward join");
+    if (join != (p->join != NULL))
+        return differs(r, err, "the reward join", join ? "on" : "off", p->join ? "on" : "off");
+    if (p->join && (st = conf_check_i64(r, err, "--reward-wait", wait, p->conf.reward_wait_ms)))
+        return st;
     char name[NAME_MAX_LEN];
     double lambda;
     if (!gope_ckr_u32(r, &n))
@@ -109,7 +123,8 @@ static gope_status stat_save(const void *obj, FILE *f, gope_err *err)
     const gope_pipeline_stats *s = obj;
     (void)err;
     const uint64_t counts[] = {s->lines_read, s->accepted, s->rejected, s->late, s->windows,
-                               s->records};
+                               s->records, s->rewards_joined, s->decisions_defaulted,
+                               s->rewards_orphaned, s->decisions_pending, s->rewards_held};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
         gope_ckw_u64(f, counts[i]);
     gope_ckw_i64(f, s->min_ts);
@@ -137,7 +152,8 @@ static int reason_by_name(const char *name)
 static gope_status stat_load(gope_pipeline_stats *s, gope_ckr *r, gope_err *err)
 {
     uint64_t *counts[] = {&s->lines_read, &s->accepted, &s->rejected, &s->late, &s->windows,
-                          &s->records};
+                          &s->records, &s->rewards_joined, &s->decisions_defaulted,
+                          &s->rewards_orphaned, &s->decisions_pending, &s->rewards_held};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
         if (!gope_ckr_u64(r, counts[i]))
             return gope_ckr_fail(r, err, "truncated: counters");
@@ -160,30 +176,70 @@ static gope_status stat_load(gope_pipeline_stats *s, gope_ckr *r, gope_err *err)
     return gope_ckr_end(r, "STAT", err);
 }
 
+static gope_status join_save(const void *join, FILE *f, gope_err *err)
+{
+    return join ? gope_join_save(join, f, err) : GOPE_OK;
+}
+
+/* The join's bytes are read through a FILE over the section's body; every
+ * byte of it must belong to the join. */
+static gope_status join_load(gope_join_t *j, gope_ckr *r, gope_err *err)
+{
+    if (!j)
+        return gope_ckr_end(r, "JOIN", err);
+    if (r->pos == r->len)
+        return gope_ckr_fail(r, err, "section JOIN is empty, the reward join is on");
+    FILE *f = fmemopen((void *)(r->data + r->pos), r->len - r->pos, "rb");
+    if (!f)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", r->name);
+    gope_status st = gope_join_load(j, f, err);
+    long used = ftell(f);
+    fclose(f);
+    if (st == GOPE_ERR_INPUT)
+        return gope_ckr_fail(r, err, "%s", err->msg);
+    if (st != GOPE_OK)
+        return st;
+    r->pos += (size_t)used;
+    return gope_ckr_end(r, "JOIN", err);
+}
+
 gope_status gope_pipeline_save(const gope_pipeline_t *p, FILE *f, gope_err *err)
 {
     gope_status st;
     if ((st = gope_ckw_section(f, "CONF", CONF_V, conf_save, p, err)) ||
         (st = gope_ckw_section(f, "STAT", STAT_V, stat_save, &p->stats, err)) ||
-        (st = gope_ckw_section(f, "DEDU", DEDU_V, gope_dedupe_save, p->dedupe, err)))
+        (st = gope_ckw_section(f, "DEDU", DEDU_V, gope_dedupe_save, p->dedupe, err)) ||
+        (st = gope_ckw_section(f, "WIND", WIND_V, gope_windows_save, p->win, err)))
         return st;
-    return gope_ckw_section(f, "WIND", WIND_V, gope_windows_save, p->win, err);
+    return gope_ckw_section(f, "JOIN", JOIN_V, join_save, p->join, err);
+}
+
+/* The next section must be `tag` at exactly layout `v`: the older layouts
+ * only ever were in format-1 files, which the header refuses. */
+static gope_status section(gope_ckr *r, const char *tag, uint32_t v, gope_ckr *sub,
+                           gope_err *err)
+{
+    uint32_t version;
+    gope_status st = gope_ckr_section(r, tag, v, sub, &version, err);
+    if (st == GOPE_OK && version != v)
+        st = gope_ckr_fail(r, err, "section %s has layout version %u, expected %u", tag, version,
+                           v);
+    return st;
 }
 
 gope_status gope_pipeline_load(gope_pipeline_t *p, gope_ckr *r, gope_err *err)
 {
     gope_ckr sub;
-    uint32_t version;
     gope_status st;
-    if ((st = gope_ckr_section(r, "CONF", CONF_V, &sub, &version, err)) ||
-        (st = conf_load(p, &sub, err)) ||
-        (st = gope_ckr_section(r, "STAT", STAT_V, &sub, &version, err)) ||
-        (st = stat_load(&p->stats, &sub, err)) ||
-        (st = gope_ckr_section(r, "DEDU", DEDU_V, &sub, &version, err)) ||
+    if ((st = section(r, "CONF", CONF_V, &sub, err)) || (st = conf_load(p, &sub, err)) ||
+        (st = section(r, "STAT", STAT_V, &sub, err)) || (st = stat_load(&p->stats, &sub, err)) ||
+        (st = section(r, "DEDU", DEDU_V, &sub, err)) ||
         (st = gope_dedupe_load(p->dedupe, &sub, err)) ||
         (st = gope_ckr_end(&sub, "DEDU", err)) ||
-        (st = gope_ckr_section(r, "WIND", WIND_V, &sub, &version, err)) ||
-        (st = gope_windows_load(p->win, &sub, err)))
+        (st = section(r, "WIND", WIND_V, &sub, err)) ||
+        (st = gope_windows_load(p->win, &sub, err)) ||
+        (st = gope_ckr_end(&sub, "WIND", err)) ||
+        (st = section(r, "JOIN", JOIN_V, &sub, err)))
         return st;
-    return gope_ckr_end(&sub, "WIND", err);
+    return join_load(p->join, &sub, err);
 }

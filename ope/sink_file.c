@@ -2,12 +2,16 @@
  * sink_file.c — the JSON-lines file sink ("-" is stdout).
  * Lines are written through stdio's buffer; errors surface at the latest on
  * close, where fflush/fclose report them, so a full disk is never silent.
+ * Opened for appending (consume --checkpoint: one file over many runs), a
+ * partial last line left by a crash is cut before anything is added.
  */
 #include "gope_ope.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -53,22 +57,82 @@ static const gope_sink_ops file_sink_ops = {
     .name = "file", .write = file_write, .close = file_close, .flush = file_flush,
 };
 
-gope_status gope_sink_file_open(const char *path, gope_sink *out, gope_err *err)
+/* The size of `fd`'s content up to and with its last '\n' (0: none),
+ * read backwards a block at a time. @return 0, or -1 with errno. */
+static int complete_size(int fd, off_t size, off_t *keep)
+{
+    char block[4096];
+    off_t end = size;
+    while (end > 0) {
+        size_t n = end < (off_t)sizeof block ? (size_t)end : sizeof block;
+        if (pread(fd, block, n, end - (off_t)n) != (ssize_t)n)
+            return -1;
+        for (size_t i = n; i > 0; i--)
+            if (block[i - 1] == '\n') {
+                *keep = end - (off_t)n + (off_t)i;
+                return 0;
+            }
+        end -= (off_t)n;
+    }
+    *keep = 0;
+    return 0;
+}
+
+/* `path` for appending, a partial last line cut; NULL with errno. */
+static FILE *open_append(const char *path, size_t *cut)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    struct stat sb;
+    off_t keep = 0;
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &sb) != 0 || complete_size(fd, sb.st_size, &keep) != 0 ||
+        (keep < sb.st_size && ftruncate(fd, keep) != 0)) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return NULL;
+    }
+    *cut = (size_t)(sb.st_size - keep);
+    FILE *fp = fdopen(fd, "a");
+    if (!fp)
+        close(fd);
+    return fp;
+}
+
+/* The sink writing to `path`: stdout, a file made anew, or one appended to
+ * (a partial last line cut first; *cut its bytes). */
+static gope_status make_sink(const char *path, bool append, size_t *cut, gope_sink *out,
+                             gope_err *err)
 {
     file_ctx *f = calloc(1, sizeof *f);
     if (!f)
         return gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", path);
     f->is_stdout = strcmp(path, "-") == 0;
     snprintf(f->path, sizeof f->path, "%s", f->is_stdout ? "<stdout>" : path);
-    f->fp = f->is_stdout ? stdout : fopen(path, "w");
+    size_t none = 0;
+    f->fp = f->is_stdout ? stdout : append ? open_append(path, cut ? cut : &none)
+                                           : fopen(path, "w");
     if (!f->fp) {
-        gope_status st = gope_err_set(err, GOPE_ERR_IO, "%s: cannot open for writing: %s",
-                                      path, strerror(errno));
+        gope_status st = gope_err_set(err, GOPE_ERR_IO, "%s: cannot open for %s: %s", path,
+                                      append ? "appending" : "writing", strerror(errno));
         free(f);
         return st;
     }
     *out = (gope_sink){.ops = &file_sink_ops, .ctx = f};
     return GOPE_OK;
+}
+
+gope_status gope_sink_file_open(const char *path, gope_sink *out, gope_err *err)
+{
+    return make_sink(path, false, NULL, out, err);
+}
+
+gope_status gope_sink_file_append(const char *path, size_t *cut, gope_sink *out, gope_err *err)
+{
+    if (cut)
+        *cut = 0;
+    return make_sink(path, true, cut, out, err);
 }
 
 gope_status gope_sink_flush(gope_sink *sink, gope_err *err)

@@ -7,50 +7,56 @@
  * lose nor duplicate a record, and keeps per-partition order. Lines are
  * copied into librdkafka's queue, batched for a few ms (linger.ms=5) and
  * zstd-compressed. A record is only safe once its delivery report says so:
- * reports are served inside write (rd_kafka_poll(0)) and close (flush), on
- * the caller's thread, together with librdkafka's logs (log.queue forwarded
+ * reports are served inside write (rd_kafka_poll(0)), flush and close
+ * (rd_kafka_flush), on the caller's thread, together with librdkafka's logs (log.queue forwarded
  * to the main queue), so library code never prints and needs no lock. The
- * first failed report ends the run at the next write; close waits for every
- * outstanding message and counts those that failed or never left.
+ * first failed report ends the run at the next write. Flush (before a
+ * checkpoint counts the lines as emitted: consume --checkpoint) and close
+ * wait until every message produced so far has its report, and fail with
+ * the count of those that failed or never left: a checkpoint then is not
+ * written, so the records after the last one are emitted again by the next
+ * run rather than lost. The sink counts the messages without a report
+ * itself (rd_kafka_outq_len also counts queued log events).
  *
  * Every wait is bounded by message.timeout.ms (librdkafka fails a message
  * it could not deliver in that time, broker down or topic missing): a full
- * queue drains by deliveries or by such failures, and close flushes for at
- * most that long plus a margin. The default is 30 s instead of librdkafka's
- * 5 min, so a command facing a dead broker ends with a clear message soon.
+ * queue drains by deliveries or by such failures, and flush and close wait
+ * for at most that long plus a margin. The default is 30 s instead of
+ * librdkafka's 5 min, so a command facing a dead broker ends with a clear
+ * message soon.
  */
 #include "gope_ope.h"
 
 #include <librdkafka/rdkafka.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ERRSTR 512
 #define TOPIC_MAX 249                   /* Kafka's limit on a topic name */
 #define FULL_WAIT_MS 100                /* a poll while the producer queue is full */
-#define CLOSE_MARGIN_MS 5000            /* close waits message.timeout.ms + this */
-#define NO_TIMEOUT_FLUSH_MS 30000       /* close's wait when message.timeout.ms is 0 (infinite) */
+#define FLUSH_MARGIN_MS 5000            /* flush waits message.timeout.ms + this */
+#define NO_TIMEOUT_FLUSH_MS 30000       /* flush's wait when message.timeout.ms is 0 (infinite) */
 
 typedef struct {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     gope_kafka_log_fn log;
     void *log_ctx;
+    uint64_t in_flight;                 /* produced, no delivery report yet */
     uint64_t failed;                    /* delivery reports with an error */
     char first_error[256];              /* the reason of the first of them */
     bool fatal;                         /* the producer gave up (fatal error) */
     char fatal_msg[256];
-    int flush_ms;                       /* close's bound */
+    int flush_ms;                       /* flush's and close's bound */
     char topic[TOPIC_MAX + 1];
 } kafka_ctx;
 
 /* Keys the sink owns: changing them would break its delivery contract. */
-static const struct {
-    const char *key, *why;
-} reserved[] = {
-    {"bootstrap.servers", "give the brokers as --brokers"},
-    {"acks", "the Kafka sink always waits for all in-sync replicas"},
-    {"enable.idempotence", "the Kafka sink is always idempotent"},
+static const gope_kafka_reserved reserved[] = {
+    {"bootstrap.servers", "reserved (give the brokers as --brokers)"},
+    {"acks", "reserved (the Kafka sink always waits for all in-sync replicas)"},
+    {"enable.idempotence", "reserved (the Kafka sink is always idempotent)"},
 };
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -64,6 +70,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     kafka_ctx *k = opaque;
     (void)rk;
+    k->in_flight--;
     if (m->err && k->failed++ == 0)
         snprintf(k->first_error, sizeof k->first_error, "%s%s", rd_kafka_err2str(m->err),
                  m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
@@ -117,6 +124,7 @@ static gope_status kafka_write(void *ctx, const char *key, const char *line, siz
     if (r)
         return gope_err_set(err, GOPE_ERR_IO, "kafka:%s: cannot produce a %zu-byte message: %s",
                             k->topic, len, rd_kafka_err2str(r));
+    k->in_flight++;
     return GOPE_OK;
 }
 
@@ -129,18 +137,26 @@ static void kafka_free(kafka_ctx *k)
     free(k);
 }
 
+/* Every message produced so far delivered: wait for their reports (at most
+ * flush_ms; rd_kafka_flush serves them as they come and sends lingering
+ * batches at once). A failure is final: it is reported again by every later
+ * flush and by close, since those records are lost. */
+static gope_status kafka_flush(void *ctx, gope_err *err)
+{
+    kafka_ctx *k = ctx;
+    rd_kafka_flush(k->rk, k->flush_ms);
+    if (!k->failed && !k->fatal && !k->in_flight)
+        return GOPE_OK;
+    if (!k->failed && !k->fatal)
+        snprintf(k->first_error, sizeof k->first_error, "still queued after %d ms", k->flush_ms);
+    return delivery_error(k, k->failed + k->in_flight, err);
+}
+
 static gope_status kafka_close(void *ctx, gope_err *err)
 {
     kafka_ctx *k = ctx;
-    gope_status st = GOPE_OK;
-    rd_kafka_flush(k->rk, k->flush_ms); /* serves the delivery reports as they come */
-    const int left = rd_kafka_outq_len(k->rk);
-    if (k->failed || k->fatal || left > 0) {
-        if (!k->failed && !k->fatal)
-            snprintf(k->first_error, sizeof k->first_error, "still queued after %d ms",
-                     k->flush_ms);
-        st = delivery_error(k, k->failed + (uint64_t)(left > 0 ? left : 0), err);
-        /* drop what is left so that destroy does not wait for it */
+    gope_status st = kafka_flush(k, err);
+    if (st) { /* drop what is left so that destroy does not wait for it */
         rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(k->rk, 0);
     }
@@ -149,35 +165,8 @@ static gope_status kafka_close(void *ctx, gope_err *err)
 }
 
 static const gope_sink_ops kafka_sink_ops = {
-    .name = "kafka", .write = kafka_write, .close = kafka_close,
+    .name = "kafka", .write = kafka_write, .close = kafka_close, .flush = kafka_flush,
 };
-
-static gope_status set(rd_kafka_conf_t *c, const char *key, const char *value, gope_err *err)
-{
-    char e[ERRSTR];
-    if (rd_kafka_conf_set(c, key, value, e, sizeof e) != RD_KAFKA_CONF_OK)
-        return gope_err_set(err, GOPE_ERR_USAGE, "-X %s=%s: %s", key, value, e);
-    return GOPE_OK;
-}
-
-/* One -X item "key=value"; property names are short, so the key is copied
- * into a bounded buffer (a longer one is no librdkafka property anyway). */
-static gope_status set_item(rd_kafka_conf_t *c, const char *item, gope_err *err)
-{
-    const char *eq = strchr(item, '=');
-    char key[128];
-    if (!eq || eq == item)
-        return gope_err_set(err, GOPE_ERR_USAGE, "-X '%s': expected key=value", item);
-    const size_t klen = (size_t)(eq - item);
-    if (klen >= sizeof key)
-        return gope_err_set(err, GOPE_ERR_USAGE, "-X '%.*s': no such property", (int)klen, item);
-    memcpy(key, item, klen);
-    key[klen] = '\0';
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strcmp(reserved[i].key, key) == 0)
-            return gope_err_set(err, GOPE_ERR_USAGE, "-X %s: reserved (%s)", key, reserved[i].why);
-    return set(c, key, eq + 1, err);
-}
 
 static gope_status build_conf(const gope_kafka_sink_conf *conf, kafka_ctx *k, rd_kafka_conf_t *c,
                               gope_err *err)
@@ -190,20 +179,22 @@ static gope_status build_conf(const gope_kafka_sink_conf *conf, kafka_ctx *k, rd
     };
     gope_status st;
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-        if ((st = set(c, defaults[i][0], defaults[i][1], err)))
+        if ((st = gope_kafka_conf_set(c, defaults[i][0], defaults[i][1], err)))
             return st;
-    for (size_t i = 0; i < conf->n_props; i++)
-        if ((st = set_item(c, conf->props[i], err)))
-            return st;
-    if ((st = set(c, "bootstrap.servers", conf->brokers, err)) ||
-        (st = set(c, "acks", "all", err)) || (st = set(c, "enable.idempotence", "true", err)))
+    if ((st = gope_kafka_conf_props(c, conf->props, conf->n_props, reserved,
+                                    sizeof reserved / sizeof reserved[0], err)) ||
+        (st = gope_kafka_conf_set(c, "bootstrap.servers", conf->brokers, err)) ||
+        (st = gope_kafka_conf_set(c, "acks", "all", err)) ||
+        (st = gope_kafka_conf_set(c, "enable.idempotence", "true", err)))
         return st;
     char v[32];
     size_t vlen = sizeof v;
     if (rd_kafka_conf_get(c, "message.timeout.ms", v, &vlen) != RD_KAFKA_CONF_OK)
         return gope_err_set(err, GOPE_ERR_USAGE, "kafka: message.timeout.ms unreadable");
     const long timeout = strtol(v, NULL, 10);
-    k->flush_ms = timeout > 0 ? (int)timeout + CLOSE_MARGIN_MS : NO_TIMEOUT_FLUSH_MS;
+    k->flush_ms = timeout <= 0                         ? NO_TIMEOUT_FLUSH_MS
+                  : timeout > INT_MAX - FLUSH_MARGIN_MS ? INT_MAX
+                                                        : (int)timeout + FLUSH_MARGIN_MS;
     rd_kafka_conf_set_opaque(c, k);
     rd_kafka_conf_set_log_cb(c, on_log);
     rd_kafka_conf_set_error_cb(c, on_error);

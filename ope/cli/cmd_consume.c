@@ -9,6 +9,13 @@
  * offset is stored once the pipeline has taken it, so committed offsets never
  * run ahead of what was processed (at-least-once).
  *
+ * Rewards are joined (the pipeline's reward join is on): a decision without
+ * reward waits for its reward.v1 messages, which come on --reward-topic or
+ * interleaved on --topic. Every assigned partition, of either kind, is a
+ * stream of the window clock (consume_streams.c), so the clock is the
+ * minimum over the partitions, and one that has had no message for
+ * --idle-timeout stops holding it.
+ *
  * The run ends on SIGINT/SIGTERM, after --idle-exit without a message, after
  * --max-events messages, or on a fatal consumer error. Without --checkpoint
  * every way out ends the same way, like replay at the end of its input: the
@@ -27,7 +34,8 @@
  * end of a batch (--idle-exit, --max-events) emits them, as replay does at
  * the end of a file, and they stay open in the checkpoint all the same.
  * After a fatal error or an output fault no checkpoint is written: the next
- * run starts from the last good one.
+ * run starts from the last good one. File outputs are appended to with a
+ * checkpoint (a partial last line cut), so one file holds every run's records.
  */
 #include <signal.h>
 #include <stddef.h>
@@ -39,6 +47,7 @@
 
 #include "commands.h"
 #include "consume_metrics.h"
+#include "consume_streams.h"
 #include "evalrun.h"
 #include "gope_ope.h"
 #include "gope_ingest.h"
@@ -46,7 +55,7 @@
 
 typedef struct {
     gope_eval_opts eval;
-    const char *brokers, *topic, *group, *idle_exit, *max_events;
+    const char *brokers, *topic, *reward_topic, *group, *idle_exit, *idle_timeout, *max_events;
     const char *checkpoint, *checkpoint_interval;
     const char *metrics_addr;
     bool quiet;
@@ -55,9 +64,14 @@ typedef struct {
 #define OPT(n, v, f, d, h) {n, v, GOPE_OPT_STR, offsetof(consume_opts, f), d, h}
 static const gope_opt consume_table[] = {
     OPT("--brokers", "HOST:PORT", brokers, NULL, "bootstrap brokers, comma-separated (required)"),
-    OPT("--topic", "TOPIC[,TOPIC]", topic, NULL, "topic(s) of alloc.v1 messages (required)"),
+    OPT("--topic", "TOPIC[,TOPIC]", topic, NULL,
+        "topic(s) of alloc.v1 messages, reward.v1 ones may be interleaved (required)"),
+    OPT("--reward-topic", "TOPIC[,TOPIC]", reward_topic, NULL,
+        "topic(s) of reward.v1 messages, joined to the decisions by event_id"),
     OPT("--group", "ID", group, NULL, "consumer group; a restart resumes after its commits (required)"),
     GOPE_EVAL_OPT_ROWS(consume_opts, eval),
+    OPT("--idle-timeout", "DUR", idle_timeout, "30s",
+        "a partition without a message for DUR stops holding the window clock (0: never)"),
     OPT("--idle-exit", "DUR", idle_exit, NULL, "end the run after no message for DUR (batch use, tests)"),
     OPT("--max-events", "N", max_events, NULL, "end the run after N messages"),
     OPT("--checkpoint", "DIR", checkpoint, NULL,
@@ -72,14 +86,19 @@ static const gope_opt consume_table[] = {
 
 static const gope_cmd_spec consume_spec = {
     .command = "consume",
-    .synopsis = "--brokers HOST:PORT --topic TOPIC --group ID [options] [-X KEY=VALUE]...",
+    .synopsis = "--brokers HOST:PORT --topic TOPIC [--reward-topic TOPIC] --group ID [options] "
+                "[-X KEY=VALUE]...",
     .about = "Evaluate every policy on the alloc.v1 messages of Kafka topics, one message per\n"
-             "line, exactly as replay does on files, until SIGINT/SIGTERM, --idle-exit or\n"
+             "line, exactly as replay does on files; decisions without reward are joined with\n"
+             "the reward.v1 messages of --reward-topic (or of --topic) within --reward-wait.\n"
+             "The window clock is the minimum over the assigned partitions; a partition idle\n"
+             "for --idle-timeout stops holding it. It runs until SIGINT/SIGTERM, --idle-exit or\n"
              "--max-events; then emit the open windows, commit, leave the group and write\n"
              "the ope_run.v1 summary. With --checkpoint DIR, results are exactly-once across\n"
-             "restarts and crashes, and a signal leaves the open windows in the checkpoint\n"
-             "instead of emitting them (docs/consume.md). -X KEY=VALUE (repeatable) sets any librdkafka\n"
-             "property (security.protocol, sasl.*, ssl.*, fetch tuning ...).\n"
+             "restarts and crashes, a signal leaves the open windows in the checkpoint\n"
+             "instead of emitting them, and file outputs are appended to (docs/consume.md).\n"
+             "-X KEY=VALUE (repeatable) sets any librdkafka property (security.protocol,\n"
+             "sasl.*, ssl.*, fetch tuning ...).\n"
              "Exit status: 0 success (also when stopped by a signal), 1 fatal consumer\n"
              "error or output fault, 2 usage error.",
     .opts = consume_table,
@@ -111,6 +130,7 @@ typedef struct {
     int64_t interval_ms;
     gope_eval *ev;
     gope_kafka_source_t *ks;
+    gope_cstreams *streams;  /* the clock's partitions (saved with their numbers) */
     bool restored;           /* this run started from a checkpoint */
     bool dirty;              /* messages taken or records emitted since the last one */
     bool frozen;             /* after an error: the state must not be saved any more */
@@ -127,11 +147,13 @@ static gope_status take_checkpoint(ckpt_ctx *cc, bool wait, gope_err *err)
 {
     if (!cc->dir || cc->frozen || !cc->dirty)
         return GOPE_OK;
-    size_t n;
+    size_t n, n_names;
     const gope_kafka_pos *pos = gope_kafka_source_positions(cc->ks, &n);
+    const gope_stream_name *names = gope_cstreams_names(cc->streams, &n_names);
     gope_status st;
     if ((st = gope_sink_flush(&cc->ev->out, err)) || (st = gope_sink_flush(&cc->ev->dead, err)) ||
-        (st = gope_checkpoint_write(cc->dir, cc->ev->pl, pos, n, &cc->last_bytes, err))) {
+        (st = gope_checkpoint_write(cc->dir, cc->ev->pl, pos, n, names, n_names, &cc->last_bytes,
+                                    err))) {
         cc->frozen = true;
         return st;
     }
@@ -151,9 +173,20 @@ static gope_status on_revoke(void *ctx, bool lost, gope_err *err)
     return take_checkpoint(ctx, true, err);
 }
 
-/* --checkpoint: restore the state of the last checkpoint into the pipeline;
- * *ck keeps its offsets for the source. @return 0, 1 (an unreadable or
- * corrupt checkpoint), 2 (one written with other options). */
+/* A partition assigned or revoked: a stream of the window clock. Its
+ * state is part of the next checkpoint. */
+static gope_status on_partition(void *ctx, const char *topic, int32_t partition, bool assigned,
+                                gope_err *err)
+{
+    ckpt_ctx *cc = ctx;
+    cc->dirty = true;
+    return gope_cstreams_partition(cc->streams, topic, partition, assigned, now_ms(), err);
+}
+
+/* --checkpoint: restore the state of the last checkpoint into the pipeline
+ * and number its partitions as it did; *ck keeps its offsets for the
+ * source. @return 0, 1 (an unreadable or corrupt checkpoint, out of
+ * memory), 2 (one written with other options). */
 static int restore(ckpt_ctx *cc, gope_checkpoint_t **ck)
 {
     gope_err err = {{0}};
@@ -162,6 +195,10 @@ static int restore(ckpt_ctx *cc, gope_checkpoint_t **ck)
         return 0;
     if (st == GOPE_OK)
         st = gope_checkpoint_restore(*ck, cc->ev->pl, &err);
+    size_t n = 0;
+    const gope_stream_name *names = st == GOPE_OK ? gope_checkpoint_streams(*ck, &n) : NULL;
+    if (st == GOPE_OK)
+        st = gope_cstreams_seed(cc->streams, names, n, now_ms(), &err);
     if (st != GOPE_OK) {
         fprintf(stderr, "giftope consume: %s\n", err.msg);
         return st == GOPE_ERR_USAGE ? 2 : 1;
@@ -178,31 +215,68 @@ static void on_log(void *ctx, int level, const char *what, const char *msg)
         fprintf(stderr, "giftope consume: kafka %s: %s\n", what, msg);
 }
 
-/* --topic A,B: the topics, pointing into `buf` (a copy of the text). */
-static size_t split_topics(char *buf, const char **topics)
+/* --topic A,B: the topics, pointing into `buf` (a copy of the text),
+ * appended to topics[*n]. */
+static void split_topics(char *buf, const char **topics, size_t *n)
 {
-    size_t n = 0;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        topics[n++] = t;
-    return n;
+        topics[(*n)++] = t;
+}
+
+/* A topic named twice (in --topic and --reward-topic, or in one of them):
+ * subscribing twice means nothing, and it is a mistake. @return 0 or 2. */
+static int check_topics(const char *const *topics, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(topics[i], topics[j]) == 0) {
+                fprintf(stderr, "giftope consume: topic %s is given twice (--topic, "
+                                "--reward-topic)\n", topics[i]);
+                return 2;
+            }
+    return 0;
 }
 
 typedef enum { STOP_SIGNAL, STOP_IDLE, STOP_MAX, STOP_FATAL, STOP_FAULT } stop_reason;
 static const char *const stop_names[] = {"signal", "idle", "max_events", "fatal_error",
                                          "output_fault"};
 
+#define IDLE_CHECK_MS 100 /* how often partitions are looked at for --idle-timeout */
+
+/* Partitions without a message for --idle-timeout stop holding the clock,
+ * looked at every IDLE_CHECK_MS. @return GOPE_OK or the pipeline's error. */
+static gope_status mark_idle(ckpt_ctx *cc, double now, double *last_check, gope_err *err)
+{
+    if (now - *last_check < IDLE_CHECK_MS)
+        return GOPE_OK;
+    *last_check = now;
+    bool changed;
+    gope_status st = gope_cstreams_idle(cc->streams, now, &changed, err);
+    cc->dirty |= changed;
+    return st;
+}
+
 /* Poll, evaluate and store offsets until one of the stops; checkpoint every
- * interval. */
+ * interval. The wall clock is read once a round, before the poll: a
+ * message's time is then early by at most the poll's wait (POLL_MS), which
+ * --idle-timeout and --idle-exit do not notice, and a busy loop reads the
+ * clock once per message. */
 static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx *cc,
                                 gope_consume_metrics *cm, int64_t idle_ms, uint64_t max_events)
 {
     gope_err err = {{0}};
     uint64_t n = 0;
-    double last = now_ms();
+    double last = now_ms(), last_check = last;
+    uint32_t stream;
     while (!stop_signal) {
         if (max_events && n >= max_events)
             return STOP_MAX;
-        if (cc->dir && now_ms() - cc->last_ms >= (double)cc->interval_ms &&
+        double now = now_ms();
+        if (mark_idle(cc, now, &last_check, &err)) {
+            fprintf(stderr, "giftope consume: %s\n", err.msg);
+            return STOP_FAULT;
+        }
+        if (cc->dir && now - cc->last_ms >= (double)cc->interval_ms &&
             take_checkpoint(cc, false, &err)) {
             fprintf(stderr, "giftope consume: %s\n", err.msg);
             return STOP_FAULT;
@@ -220,14 +294,15 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx
             fprintf(stderr, "giftope consume: %s\n", err.msg);
             return STOP_FATAL;
         }
-        if (gope_pipeline_line(ev->pl, m.source, &m.line, &err) ||
+        last = now;
+        if (gope_cstreams_message(cc->streams, m.topic, m.partition, now, &stream, &err) ||
+            gope_pipeline_line_on(ev->pl, stream, m.source, &m.line, &err) ||
             gope_kafka_source_store(ks, &err)) {
             fprintf(stderr, "giftope consume: %s\n", err.msg);
             return STOP_FAULT;
         }
         cc->dirty = true;
         n++;
-        last = now_ms();
     }
     return STOP_SIGNAL;
 }
@@ -257,20 +332,31 @@ static int end_run(ckpt_ctx *cc, gope_eval *ev, stop_reason why)
     return 1;
 }
 
-/* The summary's "kafka" object and the shared run description. */
-static void describe_run(gope_jbuf *b, const consume_opts *o, const gope_eval *ev,
-                         const char *const *topics, size_t n_topics, stop_reason why,
-                         const ckpt_ctx *cc)
+/* ,"KEY":["A","B"] for topics[0..n). */
+static void topic_list(gope_jbuf *b, const char *key, const char *const *topics, size_t n)
 {
-    gope_jbuf_str(b, "\"kafka\":{\"brokers\":");
-    gope_jbuf_quote(b, o->brokers, strlen(o->brokers));
-    gope_jbuf_str(b, ",\"topics\":[");
-    for (size_t i = 0; i < n_topics; i++) {
+    gope_jbuf_key(b, key);
+    gope_jbuf_raw(b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
         if (i)
             gope_jbuf_raw(b, ",", 1);
         gope_jbuf_quote(b, topics[i], strlen(topics[i]));
     }
-    gope_jbuf_str(b, "],\"group\":");
+    gope_jbuf_raw(b, "]", 1);
+}
+
+/* The summary's "kafka" object and the shared run description: topics[0 ..
+ * n_topics) are --topic's, the rest up to n_all --reward-topic's. */
+static void describe_run(gope_jbuf *b, const consume_opts *o, const gope_eval *ev,
+                         const char *const *topics, size_t n_topics, size_t n_all,
+                         stop_reason why, const ckpt_ctx *cc)
+{
+    gope_jbuf_str(b, "\"kafka\":{\"brokers\":");
+    gope_jbuf_quote(b, o->brokers, strlen(o->brokers));
+    topic_list(b, "topics", topics, n_topics);
+    if (n_all > n_topics)
+        topic_list(b, "reward_topics", topics + n_topics, n_all - n_topics);
+    gope_jbuf_str(b, ",\"group\":");
     gope_jbuf_quote(b, o->group, strlen(o->group));
     gope_jbuf_str(b, ",\"stopped_by\":\"");
     gope_jbuf_str(b, stop_names[why]);
@@ -289,9 +375,14 @@ static void describe_run(gope_jbuf *b, const consume_opts *o, const gope_eval *e
     gope_eval_describe(b, ev);
 }
 
-/* Required options, --idle-exit and --max-events. @return 0 or 2 (printed). */
-static int check_opts(const consume_opts *o, int64_t *idle_ms, uint64_t *max_events,
-                      int64_t *interval_ms)
+/* The durations and counts of the options (0: not given). */
+typedef struct {
+    int64_t idle_exit_ms, interval_ms, idle_timeout_ms;
+    uint64_t max_events;
+} limits;
+
+/* Required options, the durations and --max-events. @return 0 or 2 (printed). */
+static int check_opts(const consume_opts *o, limits *l)
 {
     const struct {
         const char *value, *name;
@@ -302,15 +393,16 @@ static int check_opts(const consume_opts *o, int64_t *idle_ms, uint64_t *max_eve
             return 2;
         }
     gope_err err = {{0}};
-    *idle_ms = 0;
-    if ((o->idle_exit && gope_duration_parse(o->idle_exit, "--idle-exit", idle_ms, &err)) ||
-        gope_duration_parse(o->checkpoint_interval, "--checkpoint-interval", interval_ms, &err)) {
+    *l = (limits){0};
+    if ((o->idle_exit && gope_duration_parse(o->idle_exit, "--idle-exit", &l->idle_exit_ms, &err)) ||
+        gope_duration_parse(o->checkpoint_interval, "--checkpoint-interval", &l->interval_ms,
+                            &err) ||
+        gope_duration_parse(o->idle_timeout, "--idle-timeout", &l->idle_timeout_ms, &err)) {
         fprintf(stderr, "giftope consume: %s\n", err.msg);
         return 2;
     }
-    *max_events = 0;
     return o->max_events ? gope_opt_u64("consume", "--max-events", o->max_events, 1,
-                                        UINT64_MAX, max_events)
+                                        UINT64_MAX, &l->max_events)
                          : 0;
 }
 
@@ -320,20 +412,20 @@ int gope_cmd_consume(int argc, char **argv)
     const char **props = calloc((size_t)argc + 1, sizeof *props);
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    char *topic_buf = NULL;
+    char *topic_buf = NULL, *reward_buf = NULL;
     const char **topics = NULL;
-    size_t n_props = 0, n_topics = 0;
+    size_t n_props = 0, n_topics = 0, n_all = 0;
     int n_rest = 0, n_pos = 0, rc = 1;
     bool help = false;
-    int64_t idle_ms = 0;
-    uint64_t max_events = 0;
+    limits lim;
     gope_eval ev = {0};
     gope_kafka_source_t *ks = NULL;
     gope_jbuf extra = {0};
     gope_err err = {{0}};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     bool handlers = false;
-    ckpt_ctx cc = {.ev = &ev};
+    gope_cstreams streams = {0};
+    ckpt_ctx cc = {.ev = &ev, .streams = &streams};
     gope_checkpoint_t *ck = NULL;
     gope_consume_metrics cm = {0};
 
@@ -349,30 +441,42 @@ int gope_cmd_consume(int argc, char **argv)
         fprintf(stderr, "giftope consume: unexpected argument '%s' (see --help)\n", pos[0]);
         goto cleanup;
     }
-    if ((rc = check_opts(&o, &idle_ms, &max_events, &cc.interval_ms)))
+    if ((rc = check_opts(&o, &lim)))
         goto cleanup;
+    cc.interval_ms = lim.interval_ms;
+    const char *rt = o.reward_topic ? o.reward_topic : "";
     topic_buf = strdup(o.topic);
-    topics = calloc(strlen(o.topic) / 2 + 1, sizeof *topics);
-    if (!topic_buf || !topics) {
+    reward_buf = strdup(rt);
+    topics = calloc((strlen(o.topic) + strlen(rt)) / 2 + 2, sizeof *topics);
+    if (!topic_buf || !reward_buf || !topics) {
         fputs("giftope consume: out of memory\n", stderr);
         rc = 1;
         goto cleanup;
     }
-    n_topics = split_topics(topic_buf, topics);
-    gope_pipeline_conf base = {.require_reward = true};
+    split_topics(topic_buf, topics, &n_topics);
+    n_all = n_topics;
+    split_topics(reward_buf, topics, &n_all);
+    if ((rc = check_topics(topics, n_all)))
+        goto cleanup;
+    /* decisions without reward wait in the join; inline rewards pass it by */
+    gope_pipeline_conf base = {.require_reward = true, .join = true};
     ev.kafka = (gope_kafka_sink_conf){.brokers = o.brokers, .props = props, .n_props = n_props,
                                       .log = on_log, .log_ctx = &o.quiet}; /* kafka:TOPIC outputs */
+    ev.append = o.checkpoint != NULL;
     if ((rc = gope_eval_open(&ev, "consume", &o.eval, &base)))
         goto cleanup;
+    streams.pl = ev.pl;
+    streams.idle_ms = lim.idle_timeout_ms;
     cc.dir = o.checkpoint;
     if (cc.dir && (rc = restore(&cc, &ck)))
         goto cleanup;
     if ((rc = gope_consume_metrics_open(&cm, o.metrics_addr, &ev)))
         goto cleanup;
-    gope_kafka_conf kc = {.brokers = o.brokers, .topics = topics, .n_topics = n_topics,
+    gope_kafka_conf kc = {.brokers = o.brokers, .topics = topics, .n_topics = n_all,
                           .group = o.group, .props = props, .n_props = n_props,
                           .log = on_log, .log_ctx = &o.quiet, .manual_commit = cc.dir != NULL,
-                          .on_revoke = cc.dir ? on_revoke : NULL, .revoke_ctx = &cc};
+                          .on_revoke = cc.dir ? on_revoke : NULL, .revoke_ctx = &cc,
+                          .on_partition = on_partition, .partition_ctx = &cc};
     if (ck)
         kc.start = gope_checkpoint_offsets(ck, &kc.n_start);
     gope_status st = gope_kafka_source_open(&kc, &ks, &err);
@@ -394,13 +498,16 @@ int gope_cmd_consume(int argc, char **argv)
     if (cm.http && !o.quiet)
         fprintf(stderr, "giftope consume: metrics on port %d (%s)\n",
                 gope_prom_http_port(cm.http), o.metrics_addr);
-    stop_reason why = consume_loop(&ev, ks, &cc, &cm, idle_ms, max_events);
+    stop_reason why = consume_loop(&ev, ks, &cc, &cm, lim.idle_exit_ms, lim.max_events);
     rc = why == STOP_FATAL || why == STOP_FAULT ? 1 : 0;
     if (end_run(&cc, &ev, why))
         rc = 1;
-    describe_run(&extra, &o, &ev, topics, n_topics, why, &cc);
+    describe_run(&extra, &o, &ev, topics, n_topics, n_all, why, &cc);
     if (why != STOP_FAULT && gope_eval_summary(&ev, &extra))
         rc = 1;
+    /* the run is over: leaving the group revokes the partitions, which must
+     * not move the clock and emit records after the summary */
+    streams.pl = NULL;
     st = gope_kafka_source_close(ks, &err);
     ks = NULL;
     if (st != GOPE_OK) {
@@ -413,7 +520,9 @@ cleanup:
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
     }
+    streams.pl = NULL;
     gope_kafka_source_close(ks, &err);
+    gope_cstreams_free(&streams);
     gope_checkpoint_free(ck);
     if (ev.cmd)
         rc = gope_eval_close(&ev, rc);
@@ -421,6 +530,7 @@ cleanup:
     gope_jbuf_free(&extra);
     free(topics);
     free(topic_buf);
+    free(reward_buf);
     free(pos);
     free(rest);
     free(props);

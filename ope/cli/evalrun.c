@@ -57,14 +57,22 @@ static int open_agreement(gope_eval *ev, const gope_eval_opts *o)
     return fail(ev, &err, st == GOPE_ERR_INPUT || st == GOPE_ERR_NOMEM ? 1 : 2);
 }
 
-/* --out / --dead-letter: a file, or kafka:TOPIC when the command has brokers. */
+/* --out / --dead-letter: a file, or kafka:TOPIC when the command has brokers.
+ * A file appended to says on stderr when it had a partial last line cut. */
 static gope_status open_sink(const gope_eval *ev, const char *what, const char *spec,
                              gope_sink *sink, gope_err *err)
 {
     if (!ev->kafka.brokers && gope_sink_is_kafka(spec))
         return gope_err_set(err, GOPE_ERR_USAGE, "%s %s: kafka:TOPIC needs --brokers (consume)",
                             what, spec);
-    return gope_sink_open(spec, what, &ev->kafka, sink, err);
+    if (!ev->append || gope_sink_is_kafka(spec))
+        return gope_sink_open(spec, what, &ev->kafka, sink, err);
+    size_t cut = 0;
+    gope_status st = gope_sink_file_append(spec, &cut, sink, err);
+    if (st == GOPE_OK && cut)
+        fprintf(stderr, "giftope %s: %s %s: cut a partial last line (%zu bytes) left by a "
+                        "crash; it is written again\n", ev->cmd, what, spec, cut);
+    return st;
 }
 
 int gope_eval_open(gope_eval *ev, const char *cmd, const gope_eval_opts *o,

@@ -62,6 +62,8 @@ typedef struct {
     gope_pipeline_t *pl;
     const char *truth_path;
     gope_kafka_sink_conf kafka; /* consume sets it: kafka:TOPIC outputs (replay: none) */
+    bool append;                /* consume --checkpoint sets it: FILE outputs are appended
+                                 * to (gope_sink_file_append), not made anew */
 } gope_eval;
 
 /* Parse `o` and open the run: windows, lateness and dedupe horizon into a

@@ -6,8 +6,11 @@
  *
  * A simulator log of 200,000 events (6.4 hours of event time) is produced,
  * keyed by event_id, into a topic with 4 partitions and evaluated with
- * 10-minute windows (39 windows, 312 records), three ways:
- *   - replay over the file (the oracle);
+ * 10-minute windows (39 windows, 312 records). Every fifth decision has its
+ * reward taken out into a reward.v1 line 3 s later, produced into a reward
+ * topic with 2 partitions, so the reward join holds decisions and rewards
+ * across the crashes. Three ways:
+ *   - replay over the file with --rewards (the oracle);
  *   - one consume run that is never interrupted;
  *   - consume runs killed with SIGKILL at 10 random moments and restarted
  *     from their checkpoint, the last one left to finish (--idle-exit).
@@ -21,10 +24,10 @@
  * ulps). Nothing may be late, or the runs would differ in which events they
  * count: librdkafka hands out a partition's messages a fetched batch (up to
  * 1 MB, ~1,200 messages here) at a time, which puts the partitions up to
- * about 20 minutes of event time apart (measured), so the lateness is 2
- * hours. (Smaller fetches do not help on librdkafka 2.0.2: they starve
- * partitions for seconds.) 26 of the 39 windows close during the run, the
- * rest at its end.
+ * about 20 minutes of event time apart (measured). The window clock is the
+ * minimum over the partitions, so a lateness of 1 minute is enough (a
+ * single clock over all partitions needed 2 hours). 26 of the 39 windows
+ * close during the run, the rest at its end.
  *
  * The second test restarts the broker (tests/kafka/broker.sh restart) in the
  * middle of a run with a checkpoint: half the events are produced before,
@@ -46,13 +49,14 @@
 #include "clitest.h"
 #include "jsoncmp.h"
 #include "kafkatest.h"
+#include "recordset.h"
 #include "testutil.h"
 
 #define N_PART 4
 #define N_KILLS 10
 
 /* Evaluation and consumer options shared by every run. */
-#define WINDOW_ARGS "--window", "10m", "--lateness", "2h"
+#define WINDOW_ARGS "--window", "10m", "--lateness", "1m"
 #define GROUP_ARGS "-X", "session.timeout.ms=6000"
 
 static void sleep_ms(long ms)
@@ -130,55 +134,6 @@ static bool wait_for_text(const char *path, const char *needle, long ms)
     return false;
 }
 
-/* Every complete line of a run's output; a killed run may leave a last line
- * without its '\n', which is not part of the output. The ope_metrics.v1
- * records go into `records` keyed by window, policy and revision (a key seen
- * before must carry the same record: a re-emission), the ope_run.v1 summary
- * to *summary (NULL when there is none). @return records added. */
-static int collect(const char *path, cJSON *records, cJSON **summary)
-{
-    char *text = tu_read_file(path, NULL);
-    cr_assert(text, "cannot read %s", path);
-    int added = 0;
-    *summary = NULL;
-    for (char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
-        *nl = '\0';
-        cJSON *line = cJSON_Parse(p);
-        cr_assert(line, "%s: not JSON: %.200s", path, p);
-        if (strcmp(tu_str(line, "schema"), "ope_run.v1") == 0) {
-            cJSON_Delete(*summary);
-            *summary = line;
-            continue;
-        }
-        char key[256];
-        snprintf(key, sizeof key, "%.0f-%.0f/%s/r%.0f", tu_num(line, "window.start"),
-                 tu_num(line, "window.end"), tu_str(line, "policy"), tu_num(line, "revision"));
-        const cJSON *seen = cJSON_GetObjectItemCaseSensitive(records, key);
-        if (seen) {
-            tu_expect_same_json(line, seen, key);
-            cJSON_Delete(line);
-        } else {
-            cJSON_AddItemToObject(records, key, line);
-            added++;
-        }
-    }
-    free(text);
-    return added;
-}
-
-/* The records of `got` are those of `want`, value for value. */
-static void expect_same_records(const cJSON *got, const cJSON *want, const char *what)
-{
-    cr_expect_eq(cJSON_GetArraySize(got), cJSON_GetArraySize(want), "%s: record count", what);
-    const cJSON *w;
-    cJSON_ArrayForEach(w, want) {
-        const cJSON *g = cJSON_GetObjectItemCaseSensitive(got, w->string);
-        cr_expect(g, "%s: no record %s", what, w->string);
-        if (g)
-            tu_expect_same_json(g, w, w->string);
-    }
-}
-
 /* The counters of two summaries agree, and every message was counted. */
 static void expect_counts(const cJSON *got, const cJSON *want, double lines)
 {
@@ -187,18 +142,59 @@ static void expect_counts(const cJSON *got, const cJSON *want, double lines)
         cr_expect_eq(tu_num(got, counts[i]), tu_num(want, counts[i]), "%s", counts[i]);
     cr_expect_eq(tu_num(got, "lines_read"), lines);
     cr_expect_eq(tu_num(got, "late"), 0, "nothing late: the partitions stayed close in time");
+    const char *join[] = {"join.rewards_joined", "join.decisions_defaulted",
+                          "join.rewards_orphaned"};
+    const bool joined = cJSON_GetObjectItemCaseSensitive(want, "join") != NULL;
+    for (size_t i = 0; joined && i < sizeof join / sizeof join[0]; i++)
+        cr_expect_eq(tu_num(got, join[i]), tu_num(want, join[i]), "%s", join[i]);
 }
 
-/* replay over `log` with the windows of every run: its records and summary. */
-static cJSON *replay_records(tu_cli *c, const char *log, cJSON **summary)
+/* replay over `log` (and the reward.v1 lines of `rewards`, or NULL) with
+ * the windows of every run: its records and summary. */
+static cJSON *replay_records(tu_cli *c, const char *log, const char *rewards, cJSON **summary)
 {
     const char *out = tu_cli_path(c, "replay.jsonl");
-    const char *replay[] = {"replay", WINDOW_ARGS, "--quiet", "--out", out, log, NULL};
+    const char *replay[] = {"replay", WINDOW_ARGS, "--quiet", "--out", out, log,
+                            rewards ? "--rewards" : NULL, rewards, NULL};
     tu_cli_expect(c, replay, 0, NULL);
     cJSON *rec = cJSON_CreateObject();
-    collect(out, rec, summary);
+    tr_collect(out, rec, summary);
     cr_assert(*summary);
     return rec;
+}
+
+/* Every fifth line of `text` loses its inline reward to a reward.v1 line
+ * 3 s after the decision: the decisions are written to `log`, the rewards
+ * (in ts order, as the decisions are) returned. *n_rewards counts them. */
+static char *split_rewards(char *text, const char *log, int *n_rewards)
+{
+    FILE *f = fopen(log, "w");
+    size_t cap = strlen(text) / 10 + 1024, len = 0;
+    char *rew = malloc(cap);
+    cr_assert(f && rew);
+    *n_rewards = 0;
+    int i = 0;
+    for (char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1, i++) {
+        *nl = '\0';
+        char *r = i % 5 == 2 ? strstr(p, ",\"reward\":") : NULL;
+        if (!r) {
+            fprintf(f, "%s\n", p);
+            continue;
+        }
+        char *end = r + strlen(",\"reward\":");
+        double amount = strtod(end, &end);
+        const char *id = strstr(p, "\"event_id\":\"") + strlen("\"event_id\":\"");
+        long long ts = strtoll(strstr(p, "\"ts\":") + 5, NULL, 10);
+        fprintf(f, "%.*s%s\n", (int)(r - p), p, end);
+        cr_assert_lt(len + 256, cap);
+        len += (size_t)snprintf(rew + len, cap - len,
+                                "{\"schema\":\"reward.v1\",\"event_id\":\"%.*s\",\"ts\":%lld,"
+                                "\"reward\":%.17g}\n",
+                                (int)(strchr(id, '"') - id), id, ts + 3000, amount);
+        (*n_rewards)++;
+    }
+    cr_assert_eq(fclose(f), 0);
+    return rew;
 }
 
 static unsigned test_seed(void)
@@ -217,30 +213,43 @@ Test(kafka_exactly_once, sigkill_restarts_give_the_uninterrupted_records, .timeo
     tk_unique(topic, sizeof topic, "eo-kill");
     tu_cli c;
     tu_cli_init(&c);
-    char log[600];
+    char log[600], rlog[600], rtopic[112];
     snprintf(log, sizeof log, "%s", tu_cli_path(&c, "log.jsonl"));
+    snprintf(rlog, sizeof rlog, "%s", tu_cli_path(&c, "rewards.jsonl"));
+    snprintf(rtopic, sizeof rtopic, "%s-rew", topic);
     char *text = sim_log(&c, "200000", log);
-    tk_create_topic(brokers, topic, N_PART);
-    cr_assert_eq(tk_produce_lines(brokers, topic, text), 200000);
+    int n_rew;
+    char *rewards = split_rewards(text, log, &n_rew);
+    cr_assert(tu_write_file(rlog, rewards, strlen(rewards)));
     free(text);
+    text = tu_read_file(log, NULL);
+    cr_assert(text);
+    tk_create_topic(brokers, topic, N_PART);
+    tk_create_topic(brokers, rtopic, 2);
+    cr_assert_eq(tk_produce_lines(brokers, topic, text), 200000);
+    cr_assert_eq(tk_produce_lines(brokers, rtopic, rewards), n_rew);
+    free(text);
+    free(rewards);
+    const double lines = 200000 + n_rew;
 
-    cJSON *want_sum, *want = replay_records(&c, log, &want_sum);
+    cJSON *want_sum, *want = replay_records(&c, log, rlog, &want_sum);
     cr_assert_eq(cJSON_GetArraySize(want), 312);
+    cr_assert_eq(tu_num(want_sum, "join.rewards_joined"), n_rew);
 
     /* the uninterrupted run */
     char dir[600], out[600], err[600];
     snprintf(group, sizeof group, "%s-whole", topic);
     snprintf(dir, sizeof dir, "%s", tu_cli_path(&c, "ckpt-whole"));
     snprintf(out, sizeof out, "%s", tu_cli_path(&c, "whole.jsonl"));
-    const char *whole[] = {"consume", "--brokers", brokers, "--topic", topic, "--group", group,
-                           WINDOW_ARGS, "--checkpoint", dir, "--idle-exit", "4s", "--out", out,
-                           "--quiet", GROUP_ARGS, NULL};
+    const char *whole[] = {"consume", "--brokers", brokers, "--topic", topic, "--reward-topic",
+                           rtopic, "--group", group, WINDOW_ARGS, "--checkpoint", dir,
+                           "--idle-exit", "4s", "--out", out, "--quiet", GROUP_ARGS, NULL};
     tu_cli_expect(&c, whole, 0, NULL);
     cJSON *whole_sum, *whole_rec = cJSON_CreateObject();
-    collect(out, whole_rec, &whole_sum);
+    tr_collect(out, whole_rec, &whole_sum);
     cr_assert(whole_sum, "the uninterrupted run wrote no summary");
-    expect_counts(whole_sum, want_sum, 200000);
-    expect_same_records(whole_rec, want, "uninterrupted vs replay");
+    expect_counts(whole_sum, want_sum, lines);
+    tr_expect_same_records(whole_rec, want, "uninterrupted vs replay");
 
     /* killed at 10 random moments, restarted from the checkpoint each time */
     snprintf(group, sizeof group, "%s-killed", topic);
@@ -249,8 +258,9 @@ Test(kafka_exactly_once, sigkill_restarts_give_the_uninterrupted_records, .timeo
     cJSON *killed = cJSON_CreateObject(), *sum = NULL;
     for (int run = 0; run <= N_KILLS; run++) {
         snprintf(out, sizeof out, "%s/killed.%d.jsonl", c.dir, run);
-        const char *args[] = {"consume", "--brokers", brokers, "--topic", topic, "--group", group,
-                              WINDOW_ARGS, "--checkpoint", dir, "--checkpoint-interval", "250ms",
+        const char *args[] = {"consume", "--brokers", brokers, "--topic", topic, "--reward-topic",
+                              rtopic, "--group", group, WINDOW_ARGS, "--checkpoint", dir,
+                              "--checkpoint-interval", "250ms",
                               "--idle-exit", "4s", "--out", out, "-X",
                               "group.instance.id=giftope-eo", GROUP_ARGS, NULL};
         pid_t pid = spawn(args, err);
@@ -270,16 +280,16 @@ Test(kafka_exactly_once, sigkill_restarts_give_the_uninterrupted_records, .timeo
             free(e);
         }
         cJSON_Delete(sum);
-        int added = collect(out, killed, &sum);
+        int added = tr_collect(out, killed, &sum);
         printf("kafka_exactly_once: run %d: %d new records, %d in all so far\n", run, added,
                cJSON_GetArraySize(killed));
     }
     cr_assert(sum, "the last run wrote no summary");
     cr_expect(cJSON_IsTrue(tu_get(sum, "kafka.checkpoint.restored")),
               "the last run started from a checkpoint");
-    expect_counts(sum, whole_sum, 200000);
-    expect_same_records(killed, whole_rec, "killed vs uninterrupted");
-    expect_same_records(killed, want, "killed vs replay");
+    expect_counts(sum, whole_sum, lines);
+    tr_expect_same_records(killed, whole_rec, "killed vs uninterrupted");
+    tr_expect_same_records(killed, want, "killed vs replay");
     const cJSON *r;
     cJSON_ArrayForEach(r, killed) cr_expect_eq(tu_num(r, "revision"), 1, "%s", r->string);
 
@@ -317,7 +327,7 @@ Test(kafka_exactly_once, broker_restart_mid_consumption, .timeout = 300)
     *half = '\0';
     tk_create_topic(brokers, topic, N_PART);
     cr_assert_eq(tk_produce_lines(brokers, topic, text), 50000);
-    cJSON *want_sum, *want = replay_records(&c, log, &want_sum);
+    cJSON *want_sum, *want = replay_records(&c, log, NULL, &want_sum);
 
     const char *args[] = {"consume", "--brokers", brokers, "--topic", topic, "--group", group,
                           WINDOW_ARGS, "--checkpoint", dir, "--checkpoint-interval", "500ms",
@@ -337,10 +347,10 @@ Test(kafka_exactly_once, broker_restart_mid_consumption, .timeout = 300)
     free(e);
 
     cJSON *sum, *got = cJSON_CreateObject();
-    collect(out, got, &sum);
+    tr_collect(out, got, &sum);
     cr_assert(sum, "no summary");
     expect_counts(sum, want_sum, 100000);
-    expect_same_records(got, want, "broker restart vs replay");
+    tr_expect_same_records(got, want, "broker restart vs replay");
     cJSON_Delete(got);
     cJSON_Delete(sum);
     cJSON_Delete(want);
@@ -389,7 +399,7 @@ Test(kafka_exactly_once, sigterm_leaves_open_windows_in_the_checkpoint, .timeout
     int status = wait_exit(pid, 30000, err);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
     cJSON *sum, *rec = cJSON_CreateObject();
-    cr_expect_eq(collect(out, rec, &sum), 0, "a signal emits no half-done window");
+    cr_expect_eq(tr_collect(out, rec, &sum), 0, "a signal emits no half-done window");
     cr_assert(sum);
     cr_expect_eq(tu_num(sum, "accepted"), 3);
     cr_expect_str_eq(tu_str(sum, "kafka.stopped_by"), "signal");
@@ -408,7 +418,7 @@ Test(kafka_exactly_once, sigterm_leaves_open_windows_in_the_checkpoint, .timeout
                            "--window", "1h", "--checkpoint", dir, "--out", out, "--idle-exit",
                            "3s", "--quiet", GROUP_ARGS, NULL};
     tu_cli_expect(&c, again, 0, NULL);
-    cr_expect_eq(collect(out, rec, &sum), 8, "the hour, once per policy");
+    cr_expect_eq(tr_collect(out, rec, &sum), 8, "the hour, once per policy");
     cr_assert(sum);
     cr_expect(cJSON_IsTrue(tu_get(sum, "kafka.checkpoint.restored")));
     cr_expect_eq(tu_num(sum, "lines_read"), 5, "each message once over both runs");

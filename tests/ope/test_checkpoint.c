@@ -9,6 +9,10 @@
  * the same file. Then every way a file can be bad: missing, truncated at
  * every length, a flipped bit anywhere, another format version, another
  * configuration; and every allocation failure while writing and restoring.
+ * The runs join rewards (format version 2): feed_join() gives decisions
+ * waiting for rewards on two streams, rewards on two more (joined, early,
+ * orphaned), a stream that is assigned and idle and one that goes idle and
+ * comes back, so the JOIN and CLCK sections carry real state.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -74,6 +78,8 @@ static gope_status run_open(run *r, int64_t size_ms, int64_t slide_ms)
         .window = {.size_ms = size_ms, .slide_ms = slide_ms, .lateness_ms = 2000},
         .dedupe_horizon_ms = 5000,
         .require_reward = true,
+        .join = true,
+        .reward_wait_ms = 3000,
     };
     r->out = (gope_sink){&mem_ops, &r->out_m};
     r->dead = (gope_sink){&mem_ops, &r->dead_m};
@@ -120,6 +126,49 @@ static gope_status feed(run *r, int from, int to)
     return GOPE_OK;
 }
 
+/* Line i of a log with rewards that come later: decision "jI" at 250 i on
+ * stream i % 2 (every fifth with its reward inline), a reward for decision
+ * i - 2 on stream 2 or 3 every third line, an early one for decision i + 3
+ * every seventh, an orphan every eleventh. Stream 4 is assigned at line 40
+ * and idle from line 80 on; stream 3 goes idle at line 120 until its next
+ * reward. */
+static gope_status feed_join(run *r, int from, int to)
+{
+    gope_err err;
+    char buf[1024];
+    gope_status st = GOPE_OK;
+    for (int i = from; i < to && st == GOPE_OK; i++) {
+        if (i == 40)
+            st = gope_pipeline_stream_add(r->p, 4, &err);
+        if (i == 80 && st == GOPE_OK)
+            st = gope_pipeline_stream_idle(r->p, 4, true, &err);
+        if (i == 120 && st == GOPE_OK)
+            st = gope_pipeline_stream_idle(r->p, 3, true, &err);
+        int len = snprintf(buf, sizeof buf,
+                           "{\"event_id\":\"j%d\",\"ts\":%ld,\"user_id\":\"u\",\"candidates\":"
+                           "[{\"streamer_id\":\"a\",\"ev\":%.17g},{\"streamer_id\":\"b\","
+                           "\"ev\":0.7}],\"action\":%d,\"propensity\":%.17g%s}",
+                           i, 250L * i, 1.0 / (1 + i % 7), i % 2, 0.3 + (i % 4) * 0.1,
+                           i % 5 ? "" : ",\"reward\":0.125");
+        gope_line line = {.data = buf, .len = (size_t)len, .lineno = (uint64_t)i + 1};
+        if (st == GOPE_OK)
+            st = gope_pipeline_line_on(r->p, (uint32_t)(i % 2), "mem", &line, &err);
+        const int to_id[3] = {i % 3 == 0 ? i - 2 : -1, i % 7 == 0 ? i + 3 : -1,
+                              i % 11 == 0 ? 100000 + i : -1};
+        for (int k = 0; k < 3 && st == GOPE_OK; k++) {
+            if (to_id[k] < 0)
+                continue;
+            len = snprintf(buf, sizeof buf,
+                           "{\"schema\":\"reward.v1\",\"event_id\":\"%s%d\",\"ts\":%ld,"
+                           "\"reward\":%.17g}", k == 2 ? "x" : "j", to_id[k], 250L * i + 10 * k,
+                           1e6 / (3 + i));
+            line = (gope_line){.data = buf, .len = (size_t)len, .lineno = (uint64_t)i + 1};
+            st = gope_pipeline_line_on(r->p, 2 + (uint32_t)(i % 2), "mem-rewards", &line, &err);
+        }
+    }
+    return st;
+}
+
 /* dir/state.ckpt, whole; *len its size. free() it. */
 static char *read_ckpt(const char *dir, size_t *len)
 {
@@ -128,12 +177,17 @@ static char *read_ckpt(const char *dir, size_t *len)
     return tu_read_file(path, len);
 }
 
+/* The partitions behind the streams of every run here: gope_pipeline_line
+ * is stream 0; feed_join() uses streams 0 to 4. */
+static const gope_stream_name names[] = {
+    {"alloc", 0, 0}, {"alloc", 3, 1}, {"rewards", 0, 2}, {"rewards", 1, 3}, {"rewards", 2, 4}};
+
 /* Write `r`'s checkpoint to `dir` with two partitions. */
 static gope_status save(run *r, const char *dir, size_t *bytes)
 {
     gope_err err = {{0}};
     const gope_kafka_pos pos[] = {{"alloc", 0, 1234}, {"alloc", 3, 99}};
-    return gope_checkpoint_write(dir, r->p, pos, 2, bytes, &err);
+    return gope_checkpoint_write(dir, r->p, pos, 2, names, 5, bytes, &err);
 }
 
 /* Read `dir`'s checkpoint into a fresh run. */
@@ -147,6 +201,23 @@ static gope_status restore(run *r, const char *dir, int64_t size_ms, gope_err *e
         st = gope_checkpoint_restore(c, r->p, err);
     gope_checkpoint_free(c);
     return st;
+}
+
+/* Both runs finish and write their summaries; `b` (restored) must have written
+ * exactly what `a` (never stopped) wrote after its first a_out / a_dead bytes. */
+static void expect_same_tail(run *a, run *b, size_t a_out, size_t a_dead)
+{
+    gope_err err = {{0}};
+    cr_assert_eq(gope_pipeline_finish(a->p, &err), GOPE_OK);
+    cr_assert_eq(gope_pipeline_finish(b->p, &err), GOPE_OK);
+    cr_assert_eq(gope_pipeline_summary(a->p, NULL, &err), GOPE_OK);
+    cr_assert_eq(gope_pipeline_summary(b->p, NULL, &err), GOPE_OK);
+    cr_assert_eq(b->out_m.len, a->out_m.len - a_out);
+    cr_expect(memcmp(b->out_m.data, a->out_m.data + a_out, b->out_m.len) == 0,
+              "records and summary after the checkpoint, byte for byte");
+    cr_assert_eq(b->dead_m.len, a->dead_m.len - a_dead);
+    cr_expect(memcmp(b->dead_m.data, a->dead_m.data + a_dead, b->dead_m.len) == 0,
+              "dead letters after the checkpoint, with their positions");
 }
 
 Test(checkpoint, restored_run_writes_the_bytes_of_the_run_that_never_stopped)
@@ -174,15 +245,7 @@ Test(checkpoint, restored_run_writes_the_bytes_of_the_run_that_never_stopped)
     cr_assert_gt(a_out, 0, "windows closed before the checkpoint");
     cr_assert_eq(feed(&a, 700, 1500), GOPE_OK);
     cr_assert_eq(feed(&b, 700, 1500), GOPE_OK);
-    cr_assert_eq(gope_pipeline_finish(a.p, &err), GOPE_OK);
-    cr_assert_eq(gope_pipeline_finish(b.p, &err), GOPE_OK);
-    cr_assert_eq(gope_pipeline_summary(a.p, NULL, &err), GOPE_OK);
-    cr_assert_eq(gope_pipeline_summary(b.p, NULL, &err), GOPE_OK);
-    cr_assert_eq(b.out_m.len, a.out_m.len - a_out);
-    cr_expect(memcmp(b.out_m.data, a.out_m.data + a_out, b.out_m.len) == 0,
-              "records and summary after the checkpoint, byte for byte");
-    cr_assert_eq(b.dead_m.len, a.dead_m.len - a_dead);
-    cr_expect(memcmp(b.dead_m.data, a.dead_m.data + a_dead, b.dead_m.len) == 0);
+    expect_same_tail(&a, &b, a_out, a_dead);
     const gope_pipeline_stats *sa = gope_pipeline_stats_get(a.p), *sb = gope_pipeline_stats_get(b.p);
     cr_expect(memcmp(sa, sb, sizeof *sa) == 0, "the counters continue from the checkpoint");
     cr_expect_gt(sa->late, 0);
@@ -213,6 +276,73 @@ Test(checkpoint, restored_run_writes_the_bytes_of_the_run_that_never_stopped)
     run_close(&b);
     tu_rmtree(dir);
     tu_rmtree(dir2);
+}
+
+Test(checkpoint, join_and_clock_restore_to_the_run_that_never_stopped)
+{
+    char *dir = tu_tmpdir(), *dir2 = tu_tmpdir();
+    run a, b;
+    gope_err err = {{0}};
+    cr_assert_eq(run_open(&a, 8000, 2000), GOPE_OK);
+    cr_assert_eq(feed_join(&a, 0, 300), GOPE_OK);
+    const gope_pipeline_stats *sa = gope_pipeline_stats_get(a.p);
+    cr_assert_gt(sa->decisions_pending, 0, "decisions wait in the checkpoint");
+    cr_assert_gt(sa->rewards_held, 0, "early rewards are held in the checkpoint");
+    cr_assert_gt(sa->rewards_joined, 0);
+    cr_assert_gt(sa->rewards_orphaned, 0);
+    cr_assert_eq(save(&a, dir, NULL), GOPE_OK);
+    cr_assert_eq(restore(&b, dir, 8000, &err), GOPE_OK, "%s", err.msg);
+    cr_expect_eq(gope_pipeline_clock(b.p), gope_pipeline_clock(a.p));
+    cr_assert_eq(save(&b, dir2, NULL), GOPE_OK);
+    size_t la, lb;
+    char *fa = read_ckpt(dir, &la), *fb = read_ckpt(dir2, &lb);
+    cr_assert(fa && fb && la == lb && memcmp(fa, fb, la) == 0, "a re-save gives the same file");
+
+    /* the streams come back under their numbers, with their partitions */
+    gope_checkpoint_t *c;
+    cr_assert_eq(gope_checkpoint_read(dir, &c, &err), GOPE_OK);
+    run d;
+    cr_assert_eq(run_open(&d, 8000, 2000), GOPE_OK);
+    cr_assert_eq(gope_checkpoint_restore(c, d.p, &err), GOPE_OK, "%s", err.msg);
+    size_t n;
+    const gope_stream_name *st = gope_checkpoint_streams(c, &n);
+    cr_assert_eq(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_lt(st[i].stream, 5);
+        const gope_stream_name *want = &names[st[i].stream];
+        cr_expect(strcmp(st[i].topic, want->topic) == 0 && st[i].partition == want->partition,
+                  "stream %u is %s/%d", st[i].stream, st[i].topic, st[i].partition);
+    }
+    gope_checkpoint_free(c);
+    run_close(&d);
+
+    size_t a_out = a.out_m.len, a_dead = a.dead_m.len;
+    cr_assert_eq(feed_join(&a, 300, 700), GOPE_OK);
+    cr_assert_eq(feed_join(&b, 300, 700), GOPE_OK);
+    expect_same_tail(&a, &b, a_out, a_dead);
+    const gope_pipeline_stats *sb = gope_pipeline_stats_get(b.p);
+    cr_expect(memcmp(sa, sb, sizeof *sa) == 0, "the counters continue from the checkpoint");
+    cr_expect_eq(sa->lines_read, sa->accepted + sa->rejected + sa->late);
+    free(fa);
+    free(fb);
+    run_close(&a);
+    run_close(&b);
+    tu_rmtree(dir);
+    tu_rmtree(dir2);
+}
+
+Test(checkpoint, a_stream_without_a_partition_name_is_refused)
+{
+    char *dir = tu_tmpdir();
+    run r;
+    gope_err err = {{0}};
+    cr_assert_eq(run_open(&r, 8000, 2000), GOPE_OK);
+    cr_assert_eq(feed_join(&r, 0, 50), GOPE_OK);
+    const gope_kafka_pos pos[] = {{"alloc", 0, 1}};
+    cr_expect_eq(gope_checkpoint_write(dir, r.p, pos, 1, names, 3, NULL, &err), GOPE_ERR_USAGE);
+    cr_expect(strstr(err.msg, "stream 3 of the clock has no partition name"), "%s", err.msg);
+    run_close(&r);
+    tu_rmtree(dir);
 }
 
 /* Records of `m` as lines ("revision":N is in each). */
@@ -267,7 +397,8 @@ static char *valid_checkpoint(char **data, size_t *len)
     char *dir = tu_tmpdir();
     run r;
     cr_assert_eq(run_open(&r, 8000, 2000), GOPE_OK);
-    cr_assert_eq(feed(&r, 0, 300), GOPE_OK);
+    cr_assert_eq(feed_join(&r, 0, 250), GOPE_OK);
+    cr_assert_gt(gope_pipeline_stats_get(r.p)->decisions_pending, 0);
     cr_assert_eq(save(&r, dir, NULL), GOPE_OK);
     run_close(&r);
     *data = read_ckpt(dir, len);
@@ -344,6 +475,61 @@ Test(checkpoint, another_configuration_is_a_usage_error_naming_the_option)
     tu_rmtree(dir);
 }
 
+/* CRC-32 (IEEE, reflected), bit by bit: the test's own, to forge headers. */
+static uint32_t crc32_bits(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+    }
+    return ~c;
+}
+
+Test(checkpoint, a_version_1_file_is_refused_saying_why)
+{
+    char *data;
+    size_t len;
+    char *dir = valid_checkpoint(&data, &len);
+    unsigned char *h = (unsigned char *)data;
+    h[8] = 1; /* format version 1, with a header checksum that matches */
+    uint32_t crc = crc32_bits(h, 28);
+    for (int i = 0; i < 4; i++)
+        h[28 + i] = (unsigned char)(crc >> (8 * i));
+    expect_bad(dir, data, len, "format version 1, from a giftope without the reward join",
+               "version 1");
+    free(data);
+    tu_rmtree(dir);
+}
+
+Test(checkpoint, another_reward_wait_or_no_join_is_a_usage_error)
+{
+    char *data;
+    size_t len;
+    char *dir = valid_checkpoint(&data, &len);
+    gope_err err = {{0}};
+    gope_checkpoint_t *c;
+    cr_assert_eq(gope_checkpoint_read(dir, &c, &err), GOPE_OK);
+    for (int k = 0; k < 2; k++) {
+        run r;
+        cr_assert_eq(run_open(&r, 8000, 2000), GOPE_OK);
+        gope_pipeline_free(r.p); /* made again with another join setting */
+        r.conf.join = k == 0;
+        r.conf.reward_wait_ms = 4000;
+        cr_assert_eq(gope_pipeline_new(&r.conf, r.pol, r.set, &r.out, &r.dead, &r.p, &err),
+                     GOPE_OK);
+        cr_expect_eq(gope_checkpoint_restore(c, r.p, &err), GOPE_ERR_USAGE);
+        cr_expect(strstr(err.msg, k == 0 ? "--reward-wait 3000 ms, this run has 4000 ms"
+                                         : "the reward join on, this run has off"),
+                  "%s", err.msg);
+        run_close(&r);
+    }
+    gope_checkpoint_free(c);
+    free(data);
+    tu_rmtree(dir);
+}
+
 Test(checkpoint, write_failure_keeps_the_old_checkpoint)
 {
     char *data;
@@ -356,7 +542,7 @@ Test(checkpoint, write_failure_keeps_the_old_checkpoint)
     cr_assert_eq(run_open(&r, 8000, 2000), GOPE_OK);
     gope_err err = {{0}};
     const gope_kafka_pos pos[] = {{"alloc", 0, 1}};
-    cr_expect_eq(gope_checkpoint_write(dir, r.p, pos, 1, NULL, &err), GOPE_ERR_IO);
+    cr_expect_eq(gope_checkpoint_write(dir, r.p, pos, 1, names, 1, NULL, &err), GOPE_ERR_IO);
     cr_expect(strstr(err.msg, "state.ckpt.tmp"), "%s", err.msg);
     size_t now_len;
     char *now = read_ckpt(dir, &now_len);
@@ -377,7 +563,7 @@ static gope_status op_save(void)
     run r;
     gope_status st = run_open(&r, 8000, 2000);
     if (st == GOPE_OK)
-        st = feed(&r, 0, 200);
+        st = feed_join(&r, 0, 150);
     if (st == GOPE_OK)
         st = save(&r, dir, NULL);
     run_close(&r);

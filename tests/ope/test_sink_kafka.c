@@ -2,9 +2,10 @@
  * test_sink_kafka.c — the Kafka sink without a broker (suite sink_kafka):
  * what gope_sink_open() sends where, every usage error naming the topic or
  * the property, allocation failures, and an unreachable broker: a write after
- * a failed delivery and the close both report the undelivered messages once
- * message.timeout.ms has passed, so nothing is lost silently and nothing
- * hangs. The runs against a real broker are in tests/kafka/test_kafka_sink.c.
+ * a failed delivery, a flush (before a checkpoint) and the close all report
+ * the undelivered messages once message.timeout.ms has passed, so nothing is
+ * lost silently and nothing hangs. The runs against a real broker are in
+ * tests/kafka/test_kafka_sink.c.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -126,6 +127,22 @@ Test(sink_kafka, a_write_after_a_failed_delivery_fails, .timeout = 60)
     cr_assert_eq(st, GOPE_ERR_IO);
     cr_expect(strstr(err.msg, "kafka:alloc: ") && strstr(err.msg, "not delivered"), "%s", err.msg);
     cr_expect_eq(gope_sink_close(&s, &err), GOPE_ERR_IO, "close reports them again");
+}
+
+Test(sink_kafka, flush_waits_for_every_delivery_and_reports_the_failed_ones, .timeout = 60)
+{
+    gope_sink s = down_sink("alloc");
+    gope_err err = {{0}};
+    cr_assert_eq(gope_sink_flush(&s, &err), GOPE_OK, "nothing written: nothing to wait for");
+    cr_assert_eq(s.ops->write(s.ctx, "greedy", "{\"a\":1}", 7, &err), GOPE_OK, "%s", err.msg);
+    cr_assert_eq(s.ops->write(s.ctx, "ucb", "{\"a\":2}", 7, &err), GOPE_OK, "%s", err.msg);
+    cr_assert_eq(gope_sink_flush(&s, &err), GOPE_ERR_IO, "the checkpoint must not be written");
+    cr_expect(strstr(err.msg, "kafka:alloc: 2 message(s) not delivered: Local: Message timed out"),
+              "%s", err.msg);
+    cr_expect_eq(gope_sink_flush(&s, &err), GOPE_ERR_IO, "lost records stay an error");
+    cr_expect(strstr(err.msg, "kafka:alloc: 2 message(s) not delivered"), "%s", err.msg);
+    cr_expect_eq(gope_sink_close(&s, &err), GOPE_ERR_IO);
+    cr_expect(strstr(err.msg, "kafka:alloc: 2 message(s) not delivered"), "%s", err.msg);
 }
 
 static gope_status op_open_close(void)

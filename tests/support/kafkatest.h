@@ -2,14 +2,17 @@
  * kafkatest.h — what the tests against the real broker share (tests/kafka,
  * docs/kafka-tests.md): the broker from GOPE_KAFKA_BROKERS, unique names,
  * topics created with the admin API, producing lines keyed by event_id, and
- * reading a whole topic back with keys and partitions. Every wait is bounded
- * (TK_WAIT_MS); failures are Criterion assertions in the calling test.
+ * reading a whole topic back with keys and partitions, and the simulator
+ * logs they produce. Every wait is bounded (TK_WAIT_MS); failures are
+ * Criterion assertions in the calling test.
  */
 #ifndef GOPE_KAFKATEST_H
 #define GOPE_KAFKATEST_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "clitest.h"
 
 #define TK_WAIT_MS 30000
 
@@ -26,6 +29,19 @@ void tk_create_topic(const char *brokers, const char *topic, int partitions);
  * by its event_id ("line-N" when it has none) with an idempotent producer,
  * and waits for every delivery. @return the number of messages. */
 int tk_produce_lines(const char *brokers, const char *topic, const char *text);
+
+/* The same, every line into `partition` (-1: by key, as above). */
+int tk_produce_lines_to(const char *brokers, const char *topic, int32_t partition,
+                        const char *text);
+
+/* A small kuailive world (500 users, 40 streamers, `k` candidates per
+ * event, so thousands of lines stay small) written to c's directory.
+ * @return its path, as tu_cli_path. */
+const char *tk_small_world(tu_cli *c, int k);
+
+/* `giftope sim --policy eps_greedy` on tk_small_world(c, k): `decisions`
+ * events written to `path`. @return the log's text (free() it). */
+char *tk_sim_log(tu_cli *c, int k, int decisions, const char *path);
 
 /* One message read back. */
 typedef struct {
