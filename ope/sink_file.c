@@ -4,6 +4,9 @@
  * close, where fflush/fclose report them, so a full disk is never silent.
  * Opened for appending (consume --checkpoint: one file over many runs), a
  * partial last line left by a crash is cut before anything is added.
+ * A pipe, socket or terminal is line-buffered instead: a dashboard reading
+ * `consume --out -` gets each record when its window closes, not when a
+ * 4 KiB buffer fills. Regular files keep full buffering (replay's speed).
  */
 #include "gope_ope.h"
 
@@ -119,6 +122,9 @@ static gope_status make_sink(const char *path, bool append, size_t *cut, gope_si
         free(f);
         return st;
     }
+    struct stat sb;
+    if (fstat(fileno(f->fp), &sb) == 0 && !S_ISREG(sb.st_mode))
+        setvbuf(f->fp, NULL, _IOLBF, BUFSIZ); /* if refused, full buffering: only later */
     *out = (gope_sink){.ops = &file_sink_ops, .ctx = f};
     return GOPE_OK;
 }
