@@ -402,6 +402,9 @@ typedef struct {
     int64_t reward_wait_ms;     /* the join's wait (--reward-wait, default 10m) */
     bool use_cjson_decoder;     /* the reference decoder (slow, for checks) */
     bool decode_only;           /* benchmark: read + decode, no estimation */
+    gope_window_emit_fn tap;    /* NULL, or also told of every emitted window
+                                 * (consume --partials; gope_pipeline_tap) */
+    void *tap_ctx;
 } gope_pipeline_conf;
 
 #define GOPE_REWARD_WAIT_MS (10 * 60 * 1000)
@@ -493,6 +496,15 @@ gope_status gope_pipeline_stream_idle(gope_pipeline_t *p, uint32_t stream, bool 
 
 /*! gope_pipeline_clock() : the stream clock (INT64_MIN before it starts). */
 int64_t gope_pipeline_clock(const gope_pipeline_t *p);
+
+/*! gope_pipeline_watermark() : the window watermark: every window ending at
+ * or before it has been emitted (INT64_MIN before any). */
+int64_t gope_pipeline_watermark(const gope_pipeline_t *p);
+
+/*! gope_pipeline_tap() : from now on `tap` sees every window the pipeline
+ * emits, before its records are written (NULL: none). A non-OK return
+ * stops the run as a sink error does. */
+void gope_pipeline_tap(gope_pipeline_t *p, gope_window_emit_fn tap, void *ctx);
 
 /* ------------------------------------------------------------------- reader */
 
@@ -931,5 +943,53 @@ gope_status gope_prom_http_publish(gope_prom_http_t *h, const char *text, size_t
 /*! gope_prom_http_stop() : stop the thread, close every connection and
  * free; NULL does nothing. */
 void gope_prom_http_stop(gope_prom_http_t *h);
+
+/* ------------------------------------------------------------- partials
+ * consume --partials (ope/partials.c, docs/scaling.md): an instance's
+ * window accumulators as exact ope_partial.v1 lines, for `giftope merge`. */
+
+typedef struct gope_partials_s gope_partials_t;
+
+typedef struct {
+    const char *spec;      /* "kafka:TOPIC" or a file */
+    const char *instance;  /* names this writer (the sink key) */
+    const char *topic;     /* the source topic whose partitions are reported */
+    const gope_estset_t *set;
+    const gope_policy_set_t *policies;
+    gope_window_conf window;
+} gope_partials_conf;
+
+/*! gope_partials_open() : a writer of partials to conf->spec (gope_sink_open
+ * with `kafka`); borrows set and policies.
+ * @return GOPE_OK; as gope_sink_open; GOPE_ERR_NOMEM. */
+gope_status gope_partials_open(const gope_partials_conf *conf, const gope_kafka_sink_conf *kafka,
+                               gope_partials_t **out, gope_err *err);
+
+/*! gope_partials_close() : close the sink and free; NULL does nothing.
+ * @return as gope_sink_close. */
+gope_status gope_partials_close(gope_partials_t *p, gope_err *err);
+
+/*! gope_partials_fingerprint() : 16 hex digits naming the estimators, the
+ * policies and the window configuration. */
+const char *gope_partials_fingerprint(const gope_partials_t *p);
+
+/*! gope_partials_partition() : a source partition was assigned or revoked.
+ * @return GOPE_OK; GOPE_ERR_NOMEM. */
+gope_status gope_partials_partition(gope_partials_t *p, int32_t partition, bool assigned,
+                                    gope_err *err);
+
+/*! gope_partials_window() : a gope_window_emit_fn (ctx: the writer) for
+ * gope_pipeline_tap: one "window" line per policy with events.
+ * @return GOPE_OK; the sink's error. */
+gope_status gope_partials_window(void *ctx, const gope_window_result *w, gope_err *err);
+
+/*! gope_partials_due() : windows were written since the last progress line. */
+bool gope_partials_due(const gope_partials_t *p);
+
+/*! gope_partials_progress() : a "progress" line: the partitions held, each at
+ * `watermark` (gope_pipeline_watermark); `final` at the end of the run,
+ * which also flushes the sink. @return GOPE_OK; the sink's error. */
+gope_status gope_partials_progress(gope_partials_t *p, int64_t watermark, bool final,
+                                   gope_err *err);
 
 #endif /* GOPE_OPE_H */

@@ -113,6 +113,11 @@ static gope_status emit(void *ctx, const gope_window_result *w, gope_err *err)
 {
     gope_pipeline_t *p = ctx;
     bool any = false;
+    if (p->conf.tap) {
+        gope_status st = p->conf.tap(p->conf.tap_ctx, w, err);
+        if (st != GOPE_OK)
+            return st;
+    }
     for (size_t i = 0; i < w->n_policies; i++) {
         if (gope_acc_n(w->accs[i]) == 0)
             continue;
@@ -359,6 +364,17 @@ gope_status gope_pipeline_stream_idle(gope_pipeline_t *p, uint32_t stream, bool 
 int64_t gope_pipeline_clock(const gope_pipeline_t *p)
 {
     return gope_clock_now(p->clock);
+}
+
+int64_t gope_pipeline_watermark(const gope_pipeline_t *p)
+{
+    return gope_windows_watermark(p->win);
+}
+
+void gope_pipeline_tap(gope_pipeline_t *p, gope_window_emit_fn tap, void *ctx)
+{
+    p->conf.tap = tap;
+    p->conf.tap_ctx = ctx;
 }
 
 gope_status gope_pipeline_finish(gope_pipeline_t *p, gope_err *err)

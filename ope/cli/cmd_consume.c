@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "consume_metrics.h"
@@ -57,7 +58,7 @@ typedef struct {
     gope_eval_opts eval;
     const char *brokers, *topic, *reward_topic, *group, *idle_exit, *idle_timeout, *max_events;
     const char *checkpoint, *checkpoint_interval;
-    const char *metrics_addr;
+    const char *metrics_addr, *partials;
     bool quiet;
 } consume_opts;
 
@@ -80,6 +81,9 @@ static const gope_opt consume_table[] = {
         "wall-clock time between checkpoints (also taken on revoke and at the end)"),
     OPT("--metrics-addr", "HOST:PORT", metrics_addr, NULL,
         "serve Prometheus /metrics there (PORT alone: 127.0.0.1; docs/prometheus.md)"),
+    OPT("--partials", "FILE|kafka:TOPIC", partials, NULL,
+        "also write each closed window's exact accumulators for `giftope merge` "
+        "(docs/scaling.md)"),
     {"--quiet", NULL, GOPE_OPT_FLAG, offsetof(consume_opts, quiet), NULL,
      "only warnings and errors on stderr"},
 };
@@ -131,6 +135,8 @@ typedef struct {
     gope_eval *ev;
     gope_kafka_source_t *ks;
     gope_cstreams *streams;  /* the clock's partitions (saved with their numbers) */
+    gope_partials_t *parts;  /* --partials; NULL: none */
+    const char *topic;       /* --topic, whose partitions --partials reports */
     bool restored;           /* this run started from a checkpoint */
     bool dirty;              /* messages taken or records emitted since the last one */
     bool frozen;             /* after an error: the state must not be saved any more */
@@ -180,7 +186,12 @@ static gope_status on_partition(void *ctx, const char *topic, int32_t partition,
 {
     ckpt_ctx *cc = ctx;
     cc->dirty = true;
-    return gope_cstreams_partition(cc->streams, topic, partition, assigned, now_ms(), err);
+    gope_status st = cc->parts && strcmp(topic, cc->topic) == 0
+                         ? gope_partials_partition(cc->parts, partition, assigned, err)
+                         : GOPE_OK;
+    return st != GOPE_OK
+               ? st
+               : gope_cstreams_partition(cc->streams, topic, partition, assigned, now_ms(), err);
 }
 
 /* --checkpoint: restore the state of the last checkpoint into the pipeline
@@ -297,7 +308,9 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx
         last = now;
         if (gope_cstreams_message(cc->streams, m.topic, m.partition, now, &stream, &err) ||
             gope_pipeline_line_on(ev->pl, stream, m.source, &m.line, &err) ||
-            gope_kafka_source_store(ks, &err)) {
+            gope_kafka_source_store(ks, &err) ||
+            (cc->parts && gope_partials_due(cc->parts) &&
+             gope_partials_progress(cc->parts, gope_pipeline_watermark(ev->pl), false, &err))) {
             fprintf(stderr, "giftope consume: %s\n", err.msg);
             return STOP_FAULT;
         }
@@ -324,6 +337,8 @@ static int end_run(ckpt_ctx *cc, gope_eval *ev, stop_reason why)
     if (st != GOPE_OK)
         cc->frozen = true;
     cc->dirty |= emit;
+    if (st == GOPE_OK && emit && cc->parts)
+        st = gope_partials_progress(cc->parts, gope_pipeline_watermark(ev->pl), true, &err);
     if (st == GOPE_OK)
         st = take_checkpoint(cc, true, &err);
     if (st == GOPE_OK)
@@ -406,6 +421,31 @@ static int check_opts(const consume_opts *o, limits *l)
                          : 0;
 }
 
+/* --partials: one --topic, no checkpoint (a static group, docs/scaling.md);
+ * the writer sees every window the pipeline emits. @return 0, 1 or 2. */
+static int open_partials(const consume_opts *o, gope_eval *ev, size_t n_topics, ckpt_ctx *cc)
+{
+    if (n_topics != 1 || o->checkpoint) {
+        fputs("giftope consume: --partials takes one --topic, without --reward-topic or "
+              "--checkpoint (docs/scaling.md)\n", stderr);
+        return 2;
+    }
+    char instance[128], host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(instance, sizeof instance, "%s-%ld", host, (long)getpid());
+    gope_partials_conf pc = {.spec = o->partials, .instance = instance, .topic = o->topic,
+                             .set = ev->set, .policies = ev->pol, .window = ev->pc.window};
+    gope_err err = {{0}};
+    gope_status st = gope_partials_open(&pc, &ev->kafka, &cc->parts, &err);
+    if (st != GOPE_OK) {
+        fprintf(stderr, "giftope consume: %s\n", err.msg);
+        return st == GOPE_ERR_USAGE ? 2 : 1;
+    }
+    cc->topic = o->topic;
+    gope_pipeline_tap(ev->pl, gope_partials_window, cc->parts);
+    return 0;
+}
+
 int gope_cmd_consume(int argc, char **argv)
 {
     consume_opts o;
@@ -468,6 +508,8 @@ int gope_cmd_consume(int argc, char **argv)
     streams.pl = ev.pl;
     streams.idle_ms = lim.idle_timeout_ms;
     cc.dir = o.checkpoint;
+    if (o.partials && (rc = open_partials(&o, &ev, n_all, &cc)))
+        goto cleanup;
     if (cc.dir && (rc = restore(&cc, &ck)))
         goto cleanup;
     if ((rc = gope_consume_metrics_open(&cm, o.metrics_addr, &ev)))
@@ -524,6 +566,10 @@ cleanup:
     gope_kafka_source_close(ks, &err);
     gope_cstreams_free(&streams);
     gope_checkpoint_free(ck);
+    if (gope_partials_close(cc.parts, &err)) {
+        fprintf(stderr, "giftope consume: %s\n", err.msg);
+        rc = 1;
+    }
     if (ev.cmd)
         rc = gope_eval_close(&ev, rc);
     gope_consume_metrics_close(&cm); /* after the --out sink it wraps */

@@ -5,6 +5,7 @@
 
 int gope_cmd_replay(int argc, char **argv);
 int gope_cmd_consume(int argc, char **argv);
+int gope_cmd_merge(int argc, char **argv);
 int gope_cmd_agree(int argc, char **argv);
 int gope_cmd_truth(int argc, char **argv);
 int gope_cmd_sim(int argc, char **argv);

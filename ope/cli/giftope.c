@@ -12,6 +12,7 @@ static const struct {
     {"sim", gope_cmd_sim, "simulate a policy in a world: an allocation log with exact propensities"},
     {"replay", gope_cmd_replay, "evaluate policies on allocation logs (files, zstd, stdin)"},
     {"consume", gope_cmd_consume, "evaluate policies continuously on a Kafka topic (consumer group)"},
+    {"merge", gope_cmd_merge, "combine consume --partials of several instances into final windows"},
     {"truth", gope_cmd_truth, "simulator ground truth per policy: on-policy value, metrics, V_static on a log"},
     {"agree", gope_cmd_agree, "compare OPE estimates with simulator truth: verdict per policy"},
     {"validate", gope_cmd_validate, "the whole loop: sim -> replay -> truth -> agree, one command"},
