@@ -169,6 +169,11 @@ Test(kafka_merge, three_instances_and_merge_equal_one_instance, .timeout = 240)
                  tu_num(ms, "window_partials") + tu_num(ms, "progress") + 2);
     cr_expect_eq(tu_num(ms, "rejected_by_reason.invalid_json"), 1);
     cr_expect_eq(tu_num(ms, "rejected_by_reason.other_fingerprint"), 1);
+    /* the records and the summary against their schemas (ope_merge_run.v1) */
+    const char *mfiles[] = {mout, NULL};
+    const int vrc = tu_validate_schema(mfiles, false);
+    if (vrc != 77)
+        cr_expect_eq(vrc, 0, "%s: schema validation failed (see stdout)", mout);
     /* every record of one instance is merge's, but those of the sentinels'
      * window, which merge names incomplete */
     int n_final = 0, n_open = 0;

@@ -2,10 +2,11 @@
  * test_partials.c — consume --partials' writer (ope/partials.c) on a file:
  * the accumulator words read back into the same accumulator bit for bit,
  * policies without events write nothing, progress lines carry the held
- * partitions at the watermark, and the fingerprint follows the
- * configuration (suite partials).
+ * partitions at the watermark, the fingerprint follows the configuration,
+ * and the lines pass schemas/ope_partial.v1.schema.json (suite partials).
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,26 @@ static gope_partials_t *open_writer(fixture *f, const char *est, int64_t size_ms
     return p;
 }
 
+/* One initialized accumulator per policy of `f`. */
+static gope_acc **new_accs(const fixture *f, size_t n_pol)
+{
+    gope_acc **accs = calloc(n_pol, sizeof *accs);
+    cr_assert(accs);
+    for (size_t i = 0; i < n_pol; i++) {
+        accs[i] = malloc(gope_acc_size(f->set));
+        cr_assert(accs[i]);
+        gope_acc_init(f->set, accs[i]);
+    }
+    return accs;
+}
+
+static void free_accs(gope_acc **accs, size_t n_pol)
+{
+    for (size_t i = 0; i < n_pol; i++)
+        free(accs[i]);
+    free(accs);
+}
+
 static void fixture_done(fixture *f)
 {
     gope_estset_free(f->set);
@@ -51,13 +72,7 @@ Test(partials, window_words_round_trip_and_progress_names_partitions)
     gope_partials_t *p = open_writer(&f, "snips,dr,ips_clip:lambda=50", 60000);
     size_t n_pol = gope_policies_count(f.pol);
     cr_assert_geq(n_pol, 2);
-    gope_acc **accs = calloc(n_pol, sizeof *accs);
-    cr_assert(accs);
-    for (size_t i = 0; i < n_pol; i++) {
-        accs[i] = malloc(gope_acc_size(f.set));
-        cr_assert(accs[i]);
-        gope_acc_init(f.set, accs[i]);
-    }
+    gope_acc **accs = new_accs(&f, n_pol);
     /* policy 0 only: awkward doubles, so a rounded form would show */
     for (int k = 1; k <= 7; k++)
         gope_acc_add(f.set, accs[0], &(gope_obs){.w = 1.0 / 3 * k, .r = 0.1 * k, .q = 0.7 / k,
@@ -115,13 +130,65 @@ Test(partials, window_words_round_trip_and_progress_names_partitions)
     cr_expect_str_eq(gope_partials_fingerprint(p), fp);
     cr_assert_eq(gope_partials_close(p, &err), GOPE_OK);
 
-    for (size_t i = 0; i < n_pol; i++)
-        free(accs[i]);
-    free(accs);
+    free_accs(accs, n_pol);
     free(words);
     free(again);
     free(back);
     cJSON_Delete(lines);
+    fixture_done(&f);
+}
+
+/* Both kinds of line as written, a progress line before the instance has a
+ * watermark (no clock) and one after, pass ope_partial.v1; the same window
+ * line with a word not in 16 hex digits does not, so the check can fail. */
+Test(partials, lines_match_their_schema)
+{
+    fixture f = {0};
+    gope_err err = {{0}};
+    gope_partials_t *p = open_writer(&f, "ips,snips,dr", 60000);
+    size_t n_pol = gope_policies_count(f.pol);
+    gope_acc **accs = new_accs(&f, n_pol);
+    for (size_t i = 0; i < n_pol; i++)
+        gope_acc_add(f.set, accs[i], &(gope_obs){.w = 0.5 + (double)i, .r = 2.5, .q = 0.3});
+    cr_assert_eq(gope_partials_partition(p, 0, true, &err), GOPE_OK);
+    cr_assert_eq(gope_partials_partition(p, 3, true, &err), GOPE_OK);
+    cr_assert_eq(gope_partials_progress(p, INT64_MIN, false, &err), GOPE_OK, "%s", err.msg);
+    gope_window_result w = {.start = 0, .end = 60000, .accs = (const gope_acc *const *)accs,
+                            .n_policies = n_pol, .revision = 2};
+    cr_assert_eq(gope_partials_window(p, &w, &err), GOPE_OK, "%s", err.msg);
+    cr_assert_eq(gope_partials_progress(p, 60000, true, &err), GOPE_OK, "%s", err.msg);
+    cr_assert_eq(gope_partials_close(p, &err), GOPE_OK);
+
+    cJSON *lines = tu_read_jsonl(f.path);
+    cr_assert(lines);
+    cr_assert_eq((size_t)cJSON_GetArraySize(lines), n_pol + 2, "progress, windows, progress");
+    cr_expect_null(cJSON_GetObjectItemCaseSensitive(
+                       cJSON_GetArrayItem(tu_get(cJSON_GetArrayItem(lines, 0), "partitions"), 0),
+                       "clock"),
+                   "no watermark yet: no clock");
+    const char *good[] = {f.path, NULL};
+    int rc = tu_validate_schema(good, false);
+    if (rc == 77) {
+        cJSON_Delete(lines);
+        free_accs(accs, n_pol);
+        fixture_done(&f);
+        cr_skip_test("python3 jsonschema is not installed");
+    }
+    cr_expect_eq(rc, 0, "schema validation failed (see stdout)");
+
+    cJSON *win = cJSON_GetArrayItem(lines, 1);
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(win, "acc"), 0,
+                             cJSON_CreateString("3FF0000000000000"));
+    char *text = cJSON_PrintUnformatted(win), bad_path[700];
+    cr_assert(text);
+    snprintf(bad_path, sizeof bad_path, "%s/bad.jsonl", f.dir);
+    cr_assert(tu_write_file(bad_path, text, strlen(text)));
+    const char *bad[] = {bad_path, NULL};
+    cr_expect_eq(tu_validate_schema(bad, true), 1, "an upper-case word is not a saved word");
+
+    cJSON_free(text);
+    cJSON_Delete(lines);
+    free_accs(accs, n_pol);
     fixture_done(&f);
 }
 
