@@ -1,7 +1,8 @@
 /*
  * test_consume_cli.c — `giftope consume` without a broker (suite consume_cli):
- * usage errors exit 2 naming the option or the librdkafka property, before
- * any connection is tried; an unreachable broker is retried and reported on
+ * usage errors exit 2 naming the option or the librdkafka property (also a
+ * topic given twice across --topic and --reward-topic, a bad --idle-timeout),
+ * before any connection is tried; an unreachable broker is retried and reported on
  * stderr, and --idle-exit still ends the run cleanly with an empty summary.
  * The runs against a real broker are in tests/kafka/test_kafka_consume.c.
  */
@@ -49,6 +50,14 @@ Test(consume_cli, usage_errors_exit_2_naming_the_problem)
         {{"consume", "--brokers", B, "--topic", "t", "--group", "g", "extra", NULL},
          "unexpected argument 'extra'"},
         {{"consume", "--bogus", NULL}, "unknown option"},
+        {{"consume", "--brokers", B, "--topic", "a,b", "--reward-topic", "b", "--group", "g",
+          NULL},
+         "topic b is given twice"},
+        {{"consume", "--brokers", B, "--topic", "a,a", "--group", "g", NULL},
+         "topic a is given twice"},
+        {{"consume", "--brokers", B, "--topic", "a", "--group", "g", "--idle-timeout", "-1s",
+          NULL},
+         "--idle-timeout"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         tu_cli_expect(&c, cases[i].args, 2, cases[i].needle);
@@ -56,7 +65,10 @@ Test(consume_cli, usage_errors_exit_2_naming_the_problem)
     tu_cli_expect(&c, help, 0, NULL);
     char *out = tu_read_file(c.out, NULL);
     cr_assert(out);
-    cr_expect(strstr(out, "--idle-exit") && strstr(out, "-X KEY=VALUE"), "help: %s", out);
+    cr_expect(strstr(out, "--idle-exit") && strstr(out, "-X KEY=VALUE") &&
+                  strstr(out, "--reward-topic") && strstr(out, "--idle-timeout DUR") &&
+                  strstr(out, "(default: 30s)"),
+              "help: %s", out);
     free(out);
     tu_cli_done(&c);
 }
