@@ -74,30 +74,72 @@ static double crowding(const gope_policy *p, const gope_candidate *c)
     return limited ? g : 1.0;
 }
 
+/* One candidate's score; `bonus` holds coldstart_bonus [cold_start] for
+ * both values of the flag. */
+static inline double score_one(const gope_policy *p, const gope_event *ev, const gope_candidate *c,
+                               double beta, const double bonus[2], int crowded,
+                               const double *lambda)
+{
+    double s = c->ev + beta * c->sigma;
+    if (crowded)
+        s *= crowding(p, c);
+    s += bonus[c->cold_start];
+    if (lambda)
+        s -= penalty(lambda, ev, c, p->whale_k);
+    return s;
+}
+
+/* The policy's terms are copied to locals (`score` could alias *p as far as
+ * the compiler knows, so it would reload them for every candidate), and the
+ * usual case, no crowding and no prices, gets a loop of its own in which
+ * the inlined score_one() has neither test. */
 static void score_all(const gope_policy *p, const gope_event *ev, double *score)
 {
     const double *lambda = prices(p, ev);
-    int crowded = p->crowding_alpha != 0.0;
-    for (size_t j = 0; j < ev->n_candidates; j++) {
-        const gope_candidate *c = &ev->candidates[j];
-        double s = c->ev + p->beta * c->sigma;
-        if (crowded)
-            s *= crowding(p, c);
-        s += p->coldstart_bonus * indicator[c->cold_start];
-        if (lambda)
-            s -= penalty(lambda, ev, c, p->whale_k);
-        score[j] = s;
+    const int crowded = p->crowding_alpha != 0.0;
+    const double beta = p->beta;
+    const double bonus[2] = {p->coldstart_bonus * indicator[0], p->coldstart_bonus * indicator[1]};
+    const gope_candidate *c = ev->candidates;
+    if (!crowded && !lambda) {
+        for (size_t j = 0; j < ev->n_candidates; j++)
+            score[j] = score_one(p, ev, &c[j], beta, bonus, 0, NULL);
+        return;
     }
+    for (size_t j = 0; j < ev->n_candidates; j++)
+        score[j] = score_one(p, ev, &c[j], beta, bonus, crowded, lambda);
 }
 
-/* The largest non-NaN score (-inf when there is none). */
+/* The largest non-NaN score (-inf when there is none). Four running maxima
+ * instead of one chain of dependent compares (the compiler may not regroup
+ * them itself): the maximum of a set does not depend on the order, except
+ * for which of a tied +0 and -0 comes out, and neither selection rule can
+ * tell those apart (greedy's cut and softmax's score - max are the same). */
 static double max_score(const double *score, size_t k)
 {
-    double max = -INFINITY;
-    for (size_t j = 0; j < k; j++)
-        if (score[j] > max)
-            max = score[j];
-    return max;
+    double m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t j = 0;
+    for (; j + 4 <= k; j += 4)
+        for (size_t l = 0; l < 4; l++)
+            m[l] = score[j + l] > m[l] ? score[j + l] : m[l];
+    for (; j < k; j++)
+        m[0] = score[j] > m[0] ? score[j] : m[0];
+    const double a = m[1] > m[0] ? m[1] : m[0], b = m[3] > m[2] ? m[3] : m[2];
+    return b > a ? b : a;
+}
+
+/* How many scores are >= cut. Four counters, as doubles (exact far beyond
+ * GOPE_MAX_CANDIDATES): the form the compiler vectorises. */
+static size_t count_at_least(const double *score, size_t k, double cut)
+{
+    double n[4] = {0, 0, 0, 0};
+    size_t j = 0;
+    for (; j + 4 <= k; j += 4)
+        for (size_t l = 0; l < 4; l++)
+            n[l] += score[j + l] >= cut ? 1.0 : 0.0;
+    size_t m = (size_t)n[0] + (size_t)n[1] + (size_t)n[2] + (size_t)n[3];
+    for (; j < k; j++)
+        m += score[j] >= cut;
+    return m;
 }
 
 /* pi_j = eps/K + (1 - eps) greedy_j; greedy_j = 1/|M| on the top set M
@@ -106,14 +148,16 @@ static void select_greedy(const double *score, size_t k, double eps, double *pi)
 {
     double max = max_score(score, k);
     double cut = isfinite(max) ? max - 1e-9 * fmax(1.0, fabs(max)) : max;
-    size_t m = 0;
-    for (size_t j = 0; j < k; j++)
-        m += score[j] >= cut;
+    size_t m = count_at_least(score, k, cut);
     int all = m == 0; /* every score NaN: treat all candidates as tied */
     double top = 1.0 / (double)(all ? k : m);
     double floor_pi = eps / (double)k, keep = 1.0 - eps;
+    /* the two values pi_j can take, formed once: the loop is then a select
+     * the compiler vectorises */
+    double in = floor_pi + keep * (top * indicator[1]);
+    double out = all ? in : floor_pi + keep * (top * indicator[0]);
     for (size_t j = 0; j < k; j++)
-        pi[j] = floor_pi + keep * (top * indicator[all | (score[j] >= cut)]);
+        pi[j] = score[j] >= cut ? in : out;
 }
 
 /* pi_j = exp((score_j - max) / t) / sum: every exponent <= 0, the top one 0,

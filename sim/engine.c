@@ -24,9 +24,18 @@ typedef struct {
     gope_sim_rooms rooms;
     uint32_t *round_users, *stamp, *recall_scratch;
     uint32_t *streamers;        /* candidate -> streamer */
-    double *all_true, *all_model, *all_sigma; /* per streamer, this decision */
-    gope_candidate *cand;
-    double *true_ev, *pi;
+    double *all_true;           /* per streamer, this decision */
+    /* Per streamer, the candidate record the policies read: the flags and
+     * capacity set once, load and whales kept in step with the rooms, ev and
+     * sigma written for each decision. When every streamer is a candidate
+     * the event points at these, so a decision copies no candidate. */
+    gope_candidate *all_cand;
+    gope_candidate *cand;       /* a recall stage's candidates */
+    double *cand_true;          /* ... and their true EV */
+    gope_candidate *event_cand;       /* the decision's: all_cand or cand */
+    const double *true_ev;            /* all_true or cand_true */
+    double *pi;
+    gope_sim__big_cache big;    /* terms NULL when the world has no pair tables */
     double t;                   /* seconds since start */
     gope_ksum revenue, v_static;
     uint64_t gifts;
@@ -40,11 +49,11 @@ static void run_free(run_state *r)
     free(r->recall_scratch);
     free(r->streamers);
     free(r->all_true);
-    free(r->all_model);
-    free(r->all_sigma);
+    free(r->all_cand);
     free(r->cand);
-    free(r->true_ev);
+    free(r->cand_true);
     free(r->pi);
+    free(r->big.terms);
 }
 
 static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_allocator *alloc)
@@ -59,53 +68,62 @@ static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_al
     r->recall_scratch = malloc(ns * sizeof *r->recall_scratch);
     r->streamers = malloc(ns * sizeof *r->streamers);
     r->all_true = malloc(ns * sizeof *r->all_true);
-    r->all_model = malloc(ns * sizeof *r->all_model);
-    r->all_sigma = malloc(ns * sizeof *r->all_sigma);
+    r->all_cand = malloc(ns * sizeof *r->all_cand);
     r->cand = malloc(k * sizeof *r->cand);
-    r->true_ev = malloc(k * sizeof *r->true_ev);
+    r->cand_true = malloc(k * sizeof *r->cand_true);
     r->pi = malloc(k * sizeof *r->pi);
-    if (r->round_users && r->stamp && r->recall_scratch && r->streamers && r->all_true &&
-        r->all_model && r->all_sigma && r->cand && r->true_ev && r->pi)
-        return GOPE_OK;
-    run_free(r);
-    return GOPE_ERR_NOMEM;
+    /* n_users x n_streamers, of which a run touches the first n_big of
+     * each user's row */
+    r->big.stride = ns;
+    if (w->pair_ev0)
+        r->big.terms = malloc((size_t)w->n_users * ns * sizeof *r->big.terms);
+    if (!(r->round_users && r->stamp && r->recall_scratch && r->streamers && r->all_true &&
+          r->all_cand && r->cand && r->cand_true && r->pi && (r->big.terms || !w->pair_ev0))) {
+        run_free(r);
+        return GOPE_ERR_NOMEM;
+    }
+    for (uint32_t s = 0; s < ns; s++) {
+        r->streamers[s] = s; /* every streamer a candidate: gope_sim__recall() keeps these */
+        r->all_cand[s] = (gope_candidate){
+            .capacity = w->capacity[s], .cold_start = w->cold_start[s], .head = w->head[s]};
+    }
+    return GOPE_OK;
+}
+
+/* The candidate records' load and whales from the rooms: one streamer's
+ * after a viewer joins, all of them after viewers left. */
+static void sync_room(run_state *r, uint32_t s)
+{
+    r->all_cand[s].load = r->rooms.load[s];
+    r->all_cand[s].whales = r->rooms.whales[s];
+}
+
+static void sync_rooms(run_state *r)
+{
+    for (uint32_t s = 0; s < r->w->n_streamers; s++)
+        sync_room(r, s);
 }
 
 /* True and model EV of every streamer for `user` in the rooms as they are
- * now (the viewer counted in), then the candidate set and its log fields. */
-static size_t build_candidates(run_state *r, uint64_t d, uint32_t user)
+ * now (the viewer counted in), then the candidate set. */
+static size_t build_candidates(run_state *r, uint64_t d, uint32_t user, uint32_t next_user)
 {
     const gope_sim_world_t *w = r->w;
-    const gope_sim_rooms *rm = &r->rooms;
-    const bool recall = w->conf.candidates != 0 && w->conf.candidates < w->n_streamers;
-    for (uint32_t s = 0; s < w->n_streamers && recall; s++) {
-        const gope_sim_room room = {rm->big_gifts[s], rm->load[s] + 1};
-        r->all_true[s] = gope_sim_true_ev(w, user, s, &room);
-        r->all_model[s] = gope_sim_model_ev(w, user, s, r->all_true[s], &r->all_sigma[s]);
+    gope_sim__evs(w, user, next_user, &r->rooms, r->big.terms ? &r->big : NULL, r->all_true,
+                  r->all_cand);
+    const size_t n = gope_sim__recall(w, d, r->all_cand, r->streamers, r->recall_scratch);
+    if (n == w->n_streamers) { /* every streamer, in order */
+        r->event_cand = r->all_cand;
+        r->true_ev = r->all_true;
+        return n;
     }
-    const size_t n = gope_sim__recall(w, d, r->all_model, r->streamers, r->recall_scratch);
     for (size_t j = 0; j < n; j++) {
         const uint32_t s = r->streamers[j];
-        double ev, sigma;
-        if (recall) {
-            r->true_ev[j] = r->all_true[s];
-            ev = r->all_model[s];
-            sigma = r->all_sigma[s];
-        } else {
-            const gope_sim_room room = {rm->big_gifts[s], rm->load[s] + 1};
-            r->true_ev[j] = gope_sim_true_ev(w, user, s, &room);
-            ev = gope_sim_model_ev(w, user, s, r->true_ev[j], &sigma);
-        }
-        r->cand[j] = (gope_candidate){
-            .ev = ev,
-            .sigma = sigma,
-            .load = rm->load[s],
-            .capacity = w->capacity[s],
-            .whales = rm->whales[s],
-            .cold_start = w->cold_start[s],
-            .head = w->head[s],
-        };
+        r->cand_true[j] = r->all_true[s];
+        r->cand[j] = r->all_cand[s];
     }
+    r->event_cand = r->cand;
+    r->true_ev = r->cand_true;
     return n;
 }
 
@@ -124,6 +142,28 @@ static double draw_gift(const run_state *r, uint64_t d, uint32_t user, uint32_t 
     return w->conf.tiers[k] * *ext;
 }
 
+/* sum_j pi_j true_ev_j into `vs`, in candidate order. The terms are finite
+ * and >= +0, and so are the sums: adding a +0 changes neither sum nor
+ * compensation, and under greedy most pi_j are 0. So the terms are looked
+ * at four at a time, and only a group with a non-zero term (a non-zero sum:
+ * a test only, the sum is not used) adds its non-zero terms one by one. */
+static void v_static_add(gope_ksum *vs, const double *pi, const double *true_ev, size_t n)
+{
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const double x[4] = {pi[j] * true_ev[j], pi[j + 1] * true_ev[j + 1],
+                             pi[j + 2] * true_ev[j + 2], pi[j + 3] * true_ev[j + 3]};
+        if ((x[0] + x[1]) + (x[2] + x[3]) == 0)
+            continue;
+        for (size_t l = 0; l < 4; l++)
+            if (x[l] != 0)
+                gope_ksum_add(vs, x[l]);
+    }
+    for (; j < n; j++)
+        if (pi[j] * true_ev[j] != 0)
+            gope_ksum_add(vs, pi[j] * true_ev[j]);
+}
+
 /* One decision, from arrival to the room update. */
 static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf, gope_err *err)
 {
@@ -132,22 +172,28 @@ static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf,
     const uint32_t round = (uint32_t)(d / w->conf.round_users), pos = (uint32_t)(d % w->conf.round_users);
     if (pos == 0) {
         gope_sim__round_users(w, round, r->round_users, r->stamp);
-        if (!dwell)
+        if (!dwell) {
             gope_sim__rooms_clear(&r->rooms);
+            sync_rooms(r);
+        }
         if (r->alloc->ops->begin_round)
             r->alloc->ops->begin_round(r->alloc->state, w, round, r->round_users, w->conf.round_users);
     }
     const uint32_t user = r->round_users[pos];
+    /* the next decision's user, when this round has one: its rows of the
+     * pair tables are fetched while this decision runs */
+    const uint32_t next = pos + 1 < w->conf.round_users ? r->round_users[pos + 1] : UINT32_MAX;
     r->t = gope_sim__next_arrival(w, d, r->t);
-    if (dwell)
-        gope_sim__rooms_advance(&r->rooms, r->t);
+    if (dwell && gope_sim__rooms_advance(&r->rooms, r->t) > 0)
+        sync_rooms(r);
 
     gope_event ev = {.ts = w->conf.start_ms + (int64_t)floor(r->t * 1000.0),
                      .has_reward = true, .is_whale = w->whale[user]};
-    ev.event_id_len = (size_t)snprintf(ev.event_id, sizeof ev.event_id, "sim-%" PRIu64 "-%" PRIu64,
-                                       w->seed, d);
-    ev.n_candidates = build_candidates(r, d, user);
-    ev.candidates = r->cand;
+    if (conf->on_step) /* a string per decision that only a callback (the log) reads */
+        ev.event_id_len = (size_t)snprintf(ev.event_id, sizeof ev.event_id,
+                                           "sim-%" PRIu64 "-%" PRIu64, w->seed, d);
+    ev.n_candidates = build_candidates(r, d, user, next);
+    ev.candidates = r->event_cand;
     ev.probs = r->pi;
     const gope_sim_decision dec = {w, w->seed, d, round, user, &ev, r->streamers,
                                    gope_rng_u01(w->seed, GOPE_RNG_ACTION, d, 0)};
@@ -157,8 +203,7 @@ static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf,
     ev.propensity = r->pi[a];
 
     gope_ksum vs = {0, 0};
-    for (size_t j = 0; j < ev.n_candidates; j++)
-        gope_ksum_add(&vs, r->pi[j] * r->true_ev[j]);
+    v_static_add(&vs, r->pi, r->true_ev, ev.n_candidates);
     gope_sim_outcome o = {.decision = d, .round = round, .ts = ev.ts, .user = user, .streamer = s,
                           .user_is_whale = w->whale[user], .cold_start = w->cold_start[s],
                           .head = w->head[s], .load = r->rooms.load[s], .capacity = w->capacity[s],
@@ -177,10 +222,16 @@ static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf,
     gope_ksum_add(&r->revenue, o.reward);
     r->gifts += o.reward > 0;
     gope_ksum_add(&r->v_static, o.v_static);
-    r->rooms.big_gifts[s] += o.reward > w->conf.big_gift;
+    if (o.reward > w->conf.big_gift) {
+        const size_t slot = r->rooms.n_big;
+        gope_sim__rooms_big_gift(&r->rooms, s);
+        if (r->rooms.n_big > slot && r->big.terms) /* s's first: its column of the cache */
+            gope_sim__big_column(w, s, r->big.terms + slot, r->big.stride);
+    }
     const double stay = -log(gope_rng_u01(w->seed, GOPE_RNG_DWELL, d, 0)) * w->conf.dwell_mean_s;
     if (gope_sim__rooms_enter(&r->rooms, s, w->whale[user], dwell, r->t + stay) != GOPE_OK)
         return gope_err_set(err, GOPE_ERR_NOMEM, "simulation: decision %" PRIu64 ": out of memory", d);
+    sync_room(r, s);
     return GOPE_OK;
 }
 

@@ -36,12 +36,23 @@ static double tier_a(const gope_sim_world_t *w, uint32_t user, double match)
     return w->user_tier_a[user] + w->conf.match_slope * match;
 }
 
+/* The gift logit without the big-gift term: z = z0 + theta4 N_s, the same
+ * additions in the same order as the formula written out. */
+static double logit0(const gope_sim_world_t *w, uint32_t user, uint32_t streamer, double match)
+{
+    return w->user_logit[user] + w->conf.theta[2] * match + w->streamer_logit[streamer];
+}
+
+static double prob_of(const gope_sim_world_t *w, double z0, int64_t big_gifts)
+{
+    const double z = z0 + w->conf.theta[4] * (double)big_gifts;
+    return 1.0 / (1.0 + exp(-z));
+}
+
 static double gift_prob(const gope_sim_world_t *w, uint32_t user, uint32_t streamer, double match,
                         int64_t big_gifts)
 {
-    const double z = w->user_logit[user] + w->conf.theta[2] * match + w->streamer_logit[streamer] +
-                     w->conf.theta[4] * (double)big_gifts;
-    return 1.0 / (1.0 + exp(-z));
+    return prob_of(w, logit0(w, user, streamer, match), big_gifts);
 }
 
 double gope_sim_gift_prob(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
@@ -95,39 +106,59 @@ static double tier_mean(const gope_sim_world_t *w, double a)
     return estrin9(w->tier_num, x) / estrin9(w->tier_den, x);
 }
 
+/* The capacity term of the externality applies: the room is over capacity. */
+static bool over_capacity(const gope_sim_world_t *w, uint32_t streamer, int64_t load)
+{
+    const int64_t cap = w->capacity[streamer];
+    return w->conf.capacity_externality && cap > 0 && load > cap;
+}
+
 double gope_sim_externality(const gope_sim_world_t *w, uint32_t streamer, const gope_sim_room *room)
 {
     double m = 1.0 / (1.0 + w->conf.gamma * (double)room->big_gifts);
-    const int64_t cap = w->capacity[streamer];
-    if (w->conf.capacity_externality && cap > 0 && room->load > cap)
+    if (over_capacity(w, streamer, room->load)) {
+        const int64_t cap = w->capacity[streamer];
         m /= 1.0 + w->conf.capacity_alpha * (double)(room->load - cap) / (double)cap;
+    }
     return m;
 }
 
-void gope_sim__pair_static(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
-                           double *p0, double *tier)
+/* A pair's big-gift terms, computed directly. */
+static gope_sim__big_terms big_terms(const gope_sim_world_t *w, uint32_t user, uint32_t streamer)
 {
     const double match = gope_sim_match(w, user, streamer);
-    *p0 = gift_prob(w, user, streamer, match, 0);
-    *tier = tier_mean(w, tier_a(w, user, match));
+    return (gope_sim__big_terms){logit0(w, user, streamer, match),
+                                 tier_mean(w, tier_a(w, user, match))};
+}
+
+/* p * E[tier] * externality from a pair's terms */
+static double true_ev_of(const gope_sim_world_t *w, uint32_t streamer, const gope_sim__big_terms *t,
+                         const gope_sim_room *room)
+{
+    return prob_of(w, t->z0, room->big_gifts) * t->tier * gope_sim_externality(w, streamer, room);
+}
+
+double gope_sim__pair_ev0(const gope_sim_world_t *w, uint32_t user, uint32_t streamer)
+{
+    const gope_sim__big_terms t = big_terms(w, user, streamer);
+    return prob_of(w, t.z0, 0) * t.tier;
+}
+
+void gope_sim__big_column(const gope_sim_world_t *w, uint32_t streamer, gope_sim__big_terms *col,
+                          size_t stride)
+{
+    for (uint32_t u = 0; u < w->n_users; u++)
+        col[u * stride] = big_terms(w, u, streamer);
 }
 
 double gope_sim_true_ev(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
                         const gope_sim_room *room)
 {
-    double p, tier;
-    if (w->pair_p0) {
-        const size_t i = (size_t)user * w->n_streamers + streamer;
-        tier = w->pair_tier[i];
-        p = room->big_gifts == 0 ? w->pair_p0[i]
-                                 : gift_prob(w, user, streamer, gope_sim_match(w, user, streamer),
-                                             room->big_gifts);
-    } else {
-        const double match = gope_sim_match(w, user, streamer);
-        p = gift_prob(w, user, streamer, match, room->big_gifts);
-        tier = tier_mean(w, tier_a(w, user, match));
-    }
-    return p * tier * gope_sim_externality(w, streamer, room);
+    if (w->pair_ev0 && room->big_gifts == 0) /* (p0 * tier) * externality, as below */
+        return w->pair_ev0[(size_t)user * w->n_streamers + streamer] *
+               gope_sim_externality(w, streamer, room);
+    const gope_sim__big_terms t = big_terms(w, user, streamer);
+    return true_ev_of(w, streamer, &t, room);
 }
 
 /* Unbiased multiplicative lognormal error, fixed per (user, streamer) pair:
@@ -142,14 +173,93 @@ float gope_sim__noise_factor(const gope_sim_world_t *w, uint32_t user, uint32_t 
     return (float)exp(sd * gope_rng_normal(w->seed, GOPE_RNG_EV_NOISE, pair, 0) + w->noise_bias[streamer]);
 }
 
+/* The model's EV from the true one, the pair's error factor `f` and the
+ * streamer's sigma / ev `ratio`. */
+static double model_of(double true_ev, double f, double ratio, double *sigma)
+{
+    const double ev = true_ev * f;
+    *sigma = ev * ratio;
+    return ev;
+}
+
 double gope_sim_model_ev(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
                          double true_ev, double *sigma)
 {
     const double f = w->noise_mult ? w->noise_mult[(size_t)user * w->n_streamers + streamer]
                                    : gope_sim__noise_factor(w, user, streamer);
-    const double ev = true_ev * f;
-    *sigma = ev * w->sigma_ratio[streamer];
-    return ev;
+    return model_of(true_ev, f, w->sigma_ratio[streamer], sigma);
+}
+
+/* One streamer's values in full. */
+static void streamer_evs(const gope_sim_world_t *w, uint32_t user, uint32_t s,
+                         const gope_sim_rooms *rooms, double *true_ev, gope_candidate *cand)
+{
+    const gope_sim_room room = {rooms->big_gifts[s], rooms->load[s] + 1};
+    true_ev[s] = gope_sim_true_ev(w, user, s, &room);
+    cand[s].ev = gope_sim_model_ev(w, user, s, true_ev[s], &cand[s].sigma);
+}
+
+/* Streamers per block of the pass: at each block's start the lines of the
+ * next user's rows for the same streamers are requested (8 + 4 lines of 64
+ * bytes, a burst the cache's fill buffers take), and a block is long enough
+ * for the vectorised loop to pay its set-up. */
+enum { BLOCK = 64 };
+
+/* The streamers [s0, end) of the tabulated pass. */
+static void tabulated_block(uint32_t s0, uint32_t end, double ext0, const double *restrict ev0,
+                            const float *restrict noise, const double *restrict ratio,
+                            double *restrict true_ev, gope_candidate *restrict cand)
+{
+    for (uint32_t s = s0; s < end; s++) {
+        const double t = ev0[s] * ext0;
+        true_ev[s] = t;
+        cand[s].ev = model_of(t, noise[s], ratio[s], &cand[s].sigma);
+    }
+}
+
+/* Every streamer as if its room had no big gifts and were within capacity:
+ * the tabulated p0 E[tier] times the empty room's externality, the product
+ * gope_sim_true_ev() forms. */
+static void tabulated_evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
+                          double *true_ev, gope_candidate *cand)
+{
+    const uint32_t n = w->n_streamers;
+    const bool ahead = next_user != UINT32_MAX;
+    const size_t row = (size_t)user * n, next = (size_t)(ahead ? next_user : user) * n;
+    for (uint32_t s0 = 0; s0 < n; s0 += BLOCK) {
+        const uint32_t end = n - s0 > BLOCK ? s0 + BLOCK : n;
+        for (uint32_t s = s0; ahead && s < end; s += 64 / sizeof *w->pair_ev0)
+            __builtin_prefetch(w->pair_ev0 + next + s);
+        for (uint32_t s = s0; ahead && s < end; s += 64 / sizeof *w->noise_mult)
+            __builtin_prefetch(w->noise_mult + next + s);
+        tabulated_block(s0, end, w->empty_externality, w->pair_ev0 + row, w->noise_mult + row,
+                        w->sigma_ratio, true_ev, cand);
+    }
+}
+
+void gope_sim__evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
+                   const gope_sim_rooms *rooms, const gope_sim__big_cache *cache,
+                   double *true_ev, gope_candidate *cand)
+{
+    if (!w->pair_ev0 || !w->noise_mult || !cache) { /* a world too large for the tables */
+        for (uint32_t s = 0; s < w->n_streamers; s++)
+            streamer_evs(w, user, s, rooms, true_ev, cand);
+        return;
+    }
+    tabulated_evs(w, user, next_user, true_ev, cand);
+    const gope_sim__big_terms *row = cache->terms + (size_t)user * cache->stride;
+    if (next_user != UINT32_MAX)
+        for (size_t b = 0; b < rooms->n_big * sizeof *row; b += 64)
+            __builtin_prefetch((const char *)(cache->terms + (size_t)next_user * cache->stride) + b);
+    for (size_t i = 0; i < rooms->n_big; i++) {
+        const uint32_t s = rooms->big[i];
+        const gope_sim_room room = {rooms->big_gifts[s], rooms->load[s] + 1};
+        true_ev[s] = true_ev_of(w, s, &row[i], &room);
+        cand[s].ev = gope_sim_model_ev(w, user, s, true_ev[s], &cand[s].sigma);
+    }
+    for (uint32_t s = 0; w->conf.capacity_externality && s < w->n_streamers; s++)
+        if (rooms->big_gifts[s] == 0 && over_capacity(w, s, rooms->load[s] + 1))
+            streamer_evs(w, user, s, rooms, true_ev, cand);
 }
 
 double gope_sim__rate_shape(const gope_world_conf *c, double t_s)

@@ -250,8 +250,10 @@ double gope_sim_ev_recall(const gope_sim_world_t *w, double frac, uint32_t sampl
 
 /* What an allocator sees of one decision. `event` is the alloc.v1 event the
  * log will carry (candidates with ev, sigma, load, capacity, whales, flags;
- * event_id, ts, user); an allocator may set its lambda_values (shadow prices
- * in force, logged) and nothing else. `streamers[j]` is candidate j's
+ * ts, user; event_id only in a run with an on_step callback, the one
+ * reader of it); an allocator may set its lambda_values (shadow prices
+ * in force, logged) and nothing else: the candidates may be the run's own
+ * per-streamer records. `streamers[j]` is candidate j's
  * streamer index; `u_action` the decision's CRN uniform for sampling. */
 typedef struct {
     const gope_sim_world_t *world;

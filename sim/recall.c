@@ -12,19 +12,19 @@
 
 #include "sim_int.h"
 
-/* min-heap on (ev, -index) of the best `m` so far */
-static bool worse(const double *ev, uint32_t a, uint32_t b)
+/* min-heap on (model EV, -index) of the best `m` so far */
+static bool worse(const gope_candidate *c, uint32_t a, uint32_t b)
 {
-    return ev[a] < ev[b] || (ev[a] == ev[b] && a > b);
+    return c[a].ev < c[b].ev || (c[a].ev == c[b].ev && a > b);
 }
 
-static void sift_down(const double *ev, uint32_t *h, size_t n, size_t i)
+static void sift_down(const gope_candidate *c, uint32_t *h, size_t n, size_t i)
 {
     for (;;) {
         size_t m = i, a = 2 * i + 1, b = a + 1;
-        if (a < n && worse(ev, h[a], h[m]))
+        if (a < n && worse(c, h[a], h[m]))
             m = a;
-        if (b < n && worse(ev, h[b], h[m]))
+        if (b < n && worse(c, h[b], h[m]))
             m = b;
         if (m == i)
             return;
@@ -36,36 +36,33 @@ static void sift_down(const double *ev, uint32_t *h, size_t n, size_t i)
 }
 
 /* the m best by model EV, best first */
-static void top_by_ev(const double *ev, uint32_t n, size_t m, uint32_t *out)
+static void top_by_ev(const gope_candidate *c, uint32_t n, size_t m, uint32_t *out)
 {
     for (uint32_t s = 0; s < m; s++)
         out[s] = s;
     for (size_t i = m / 2; i-- > 0;)
-        sift_down(ev, out, m, i);
+        sift_down(c, out, m, i);
     for (uint32_t s = (uint32_t)m; s < n; s++)
-        if (m > 0 && worse(ev, out[0], s)) {
+        if (m > 0 && worse(c, out[0], s)) {
             out[0] = s;
-            sift_down(ev, out, m, 0);
+            sift_down(c, out, m, 0);
         }
     for (size_t end = m; end > 1; end--) { /* heap sort: worst moves to the back */
         uint32_t t = out[0];
         out[0] = out[end - 1];
         out[end - 1] = t;
-        sift_down(ev, out, end - 1, 0);
+        sift_down(c, out, end - 1, 0);
     }
 }
 
-size_t gope_sim__recall(const gope_sim_world_t *w, uint64_t decision, const double *model_ev,
+size_t gope_sim__recall(const gope_sim_world_t *w, uint64_t decision, const gope_candidate *all,
                         uint32_t *out, uint32_t *scratch)
 {
     const uint32_t n = w->n_streamers, k = w->conf.candidates;
-    if (k == 0 || k >= n) {
-        for (uint32_t s = 0; s < n; s++)
-            out[s] = s;
-        return n;
-    }
+    if (k == 0 || k >= n)
+        return n; /* `out` already holds 0 .. n-1 */
     const size_t random = (size_t)llround(w->conf.recall_random_frac * k), m = k - random;
-    top_by_ev(model_ev, n, m, out);
+    top_by_ev(all, n, m, out);
     /* scratch: a partial Fisher-Yates over the streamers not yet chosen */
     for (uint32_t s = 0; s < n; s++)
         scratch[s] = s;

@@ -16,7 +16,8 @@ gope_status gope_sim__rooms_init(gope_sim_rooms *r, uint32_t n_streamers)
     r->load = calloc(n_streamers, sizeof *r->load);
     r->whales = calloc(n_streamers, sizeof *r->whales);
     r->big_gifts = calloc(n_streamers, sizeof *r->big_gifts);
-    if (r->load && r->whales && r->big_gifts)
+    r->big = malloc(n_streamers * sizeof *r->big);
+    if (r->load && r->whales && r->big_gifts && r->big)
         return GOPE_OK;
     gope_sim__rooms_free(r);
     return GOPE_ERR_NOMEM;
@@ -27,6 +28,7 @@ void gope_sim__rooms_free(gope_sim_rooms *r)
     free(r->load);
     free(r->whales);
     free(r->big_gifts);
+    free(r->big);
     free(r->heap);
     memset(r, 0, sizeof *r);
 }
@@ -45,10 +47,11 @@ static void leave(gope_sim_rooms *r, const gope_sim_leave *v)
 
 /* Pops every departure due by t. Simultaneous departures leave in heap
  * order, which changes no count. */
-void gope_sim__rooms_advance(gope_sim_rooms *r, double t)
+size_t gope_sim__rooms_advance(gope_sim_rooms *r, double t)
 {
     gope_sim_leave *h = r->heap;
-    while (r->heap_n > 0 && h[0].t <= t) {
+    size_t left = 0;
+    for (; r->heap_n > 0 && h[0].t <= t; left++) {
         leave(r, &h[0]);
         h[0] = h[--r->heap_n];
         for (size_t i = 0;;) { /* sift down */
@@ -65,6 +68,7 @@ void gope_sim__rooms_advance(gope_sim_rooms *r, double t)
             i = m;
         }
     }
+    return left;
 }
 
 static gope_status push(gope_sim_rooms *r, gope_sim_leave v)
@@ -97,4 +101,10 @@ gope_status gope_sim__rooms_enter(gope_sim_rooms *r, uint32_t streamer, bool wha
     r->load[streamer]++;
     r->whales[streamer] += whale;
     return GOPE_OK;
+}
+
+void gope_sim__rooms_big_gift(gope_sim_rooms *r, uint32_t streamer)
+{
+    if (r->big_gifts[streamer]++ == 0)
+        r->big[r->n_big++] = streamer;
 }

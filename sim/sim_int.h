@@ -1,7 +1,8 @@
 /*
  * sim_int.h — the simulator's internal layout: the world's arrays and the
- * per-user / per-streamer terms of the gift model, precomputed once per world
- * so that a decision costs one dot product and two exp() per candidate.
+ * per-user / per-streamer / per-pair terms of the gift model, precomputed
+ * once per world so that a decision costs a load and a few products per
+ * candidate (docs/simulator.md, "Speed and memory").
  */
 #ifndef GOPE_SIM_INT_H
 #define GOPE_SIM_INT_H
@@ -14,16 +15,26 @@
  * every candidate of every decision, which was a quarter of a run's time. */
 #define GOPE_SIM_NOISE_TABLE (1u << 25)
 
-/* Up to this many pairs the static part of the gift model is tabulated too
- * (16 bytes a pair: 80 MB for giftlive-v2): a candidate's true EV is then two
- * loads and two products unless its streamer has big gifts, instead of a dot
+/* Up to this many pairs p(gift) E[tier] with N_s = 0 is tabulated too (8
+ * bytes a pair: 40 MB for giftlive-v2): a candidate's true EV is then one
+ * load and one product unless its streamer has big gifts, instead of a dot
  * product and two exp(). The table holds the same doubles the direct
  * computation gives, so results do not depend on it. */
 #define GOPE_SIM_PAIR_TABLE (1u << 23)
 
-/* p(gift) with N_s = 0 and E[tier] of a pair, computed directly. */
-void gope_sim__pair_static(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
-                           double *p0, double *tier);
+/* What a pair needs when its streamer has big gifts: with them p(gift) =
+ * 1 / (1 + exp(-(z0 + theta4 N_s))) and true EV = p E[tier] externality. */
+typedef struct {
+    double z0;   /* the gift logit with N_s = 0 */
+    double tier; /* E[tier] */
+} gope_sim__big_terms;
+
+/* A pair's p(gift) E[tier] with N_s = 0, computed directly. */
+double gope_sim__pair_ev0(const gope_sim_world_t *w, uint32_t user, uint32_t streamer);
+
+/* The big-gift terms of `streamer` for every user u, to col[u * stride]. */
+void gope_sim__big_column(const gope_sim_world_t *w, uint32_t streamer, gope_sim__big_terms *col,
+                          size_t stride);
 
 /* The EV model's error factor of a pair, exp(sd z - sd^2/2) rounded to float
  * (so tabulated and computed factors are the same numbers). */
@@ -61,9 +72,9 @@ struct gope_sim_world_s {
     double *sigma_ratio;    /* sigma / ev = sqrt(exp(noise_sd^2) - 1) */
     float *noise_mult;      /* n_users x n_streamers EV error factors; NULL when
                              * the world has more than GOPE_SIM_NOISE_TABLE pairs */
-    double *pair_p0;        /* n_users x n_streamers: p(gift) with N_s = 0 */
-    double *pair_tier;      /* n_users x n_streamers: E[tier]; both NULL above
-                             * GOPE_SIM_PAIR_TABLE pairs */
+    double *pair_ev0;       /* n_users x n_streamers: p(gift) E[tier], N_s = 0;
+                             * NULL above GOPE_SIM_PAIR_TABLE pairs */
+    double empty_externality; /* of a room without big gifts within capacity */
     double *content;        /* n_streamers x dim, unit rows */
     int64_t *capacity;
     bool *cold_start, *head;
@@ -93,6 +104,8 @@ typedef struct {
 typedef struct {
     uint32_t n;
     int64_t *load, *whales, *big_gifts;
+    uint32_t *big;     /* the streamers with big gifts, n_big of them */
+    size_t n_big;
     gope_sim_leave *heap;
     size_t heap_n, heap_cap;
 } gope_sim_rooms;
@@ -101,12 +114,43 @@ gope_status gope_sim__rooms_init(gope_sim_rooms *r, uint32_t n_streamers);
 void gope_sim__rooms_free(gope_sim_rooms *r);
 /* round sessions: everyone leaves */
 void gope_sim__rooms_clear(gope_sim_rooms *r);
-/* dwell sessions: everyone due by time t leaves */
-void gope_sim__rooms_advance(gope_sim_rooms *r, double t);
+/* dwell sessions: everyone due by time t leaves; returns how many left */
+size_t gope_sim__rooms_advance(gope_sim_rooms *r, double t);
 /* a viewer joins; in dwell sessions it is queued to leave at `leave_t`
  * (GOPE_ERR_NOMEM when the queue cannot grow) */
 gope_status gope_sim__rooms_enter(gope_sim_rooms *r, uint32_t streamer, bool whale,
                                   bool dwell, double leave_t);
+/* a big gift in `streamer`'s room (N_s + 1) */
+void gope_sim__rooms_big_gift(gope_sim_rooms *r, uint32_t streamer);
+
+/* The big-gift terms of the streamers with big gifts, for every user, in
+ * the order they got their first (rooms->big): a decision reads its user's
+ * n_big of them side by side instead of one cache line each in a table of
+ * every pair. A run fills a streamer's column when it joins the list
+ * (n_users terms). `terms` is n_users x n_streamers (user-major). */
+typedef struct {
+    gope_sim__big_terms *terms;
+    uint32_t stride; /* n_streamers */
+} gope_sim__big_cache;
+
+/* True EV (to `true_ev`), model EV and sigma (to `cand[s].ev`, `.sigma`) of
+ * every streamer s for `user` in `rooms` as they are (the viewer counted in
+ * on top of their load): the values gope_sim_true_ev() and
+ * gope_sim_model_ev() give. With the pair tables, one branch-free pass takes
+ * every streamer's tabulated value for a room without big gifts within
+ * capacity, then the exceptions (rooms->big, from `cache`; rooms over
+ * capacity when the world has that externality) are computed in full: a
+ * test per streamer in the pass would mispredict at every one of them.
+ * `cache` may be NULL only when the world has no pair tables.
+ *
+ * A decision's rows are ~6 KB read once in 60 MB: waiting for them was
+ * half a decision's time. The engine knows the next decision's user, so the
+ * pass also asks the cache for `next_user`'s rows (UINT32_MAX: none), a
+ * line every few streamers, and the fetch overlaps the rest of this
+ * decision. Prefetches are hints only: no effect on results. */
+void gope_sim__evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
+                   const gope_sim_rooms *rooms, const gope_sim__big_cache *cache,
+                   double *true_ev, gope_candidate *cand);
 
 /* Arrivals: the users of round `round` (distinct; `stamp` is n_users of
  * scratch, all 0 at the start of a run) and the next arrival time. */
@@ -114,11 +158,13 @@ void gope_sim__round_users(const gope_sim_world_t *w, uint32_t round, uint32_t *
                            uint32_t *stamp);
 double gope_sim__next_arrival(const gope_sim_world_t *w, uint64_t decision, double t);
 
-/* The candidate set of a decision: every streamer (k = 0) or the recall
- * stage's k. Writes the streamer indices to `out` and returns how many;
- * `model_ev` (n_streamers) holds every streamer's model EV for this user,
+/* The candidate set of a decision: every streamer (k = 0), in order, or the
+ * recall stage's k. Writes the streamer indices to `out` and returns how many
+ * (every streamer: `out` must already hold 0 .. n_streamers - 1, which the
+ * engine writes once instead of at every decision);
+ * `all[s].ev` (n_streamers) is every streamer's model EV for this user,
  * `scratch` n_streamers uint32 values. */
-size_t gope_sim__recall(const gope_sim_world_t *w, uint64_t decision, const double *model_ev,
+size_t gope_sim__recall(const gope_sim_world_t *w, uint64_t decision, const gope_candidate *all,
                         uint32_t *out, uint32_t *scratch);
 
 #endif

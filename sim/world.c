@@ -119,25 +119,25 @@ static bool build_pair_tables(gope_sim_world_t *w)
     const uint64_t pairs = (uint64_t)w->n_users * w->n_streamers;
     if (pairs <= GOPE_SIM_NOISE_TABLE && !(w->noise_mult = malloc(pairs * sizeof *w->noise_mult)))
         return false;
-    if (pairs <= GOPE_SIM_PAIR_TABLE &&
-        (!(w->pair_p0 = malloc(pairs * sizeof *w->pair_p0)) ||
-         !(w->pair_tier = malloc(pairs * sizeof *w->pair_tier))))
+    if (pairs <= GOPE_SIM_PAIR_TABLE && !(w->pair_ev0 = malloc(pairs * sizeof *w->pair_ev0)))
         return false;
-    for (uint32_t u = 0; u < w->n_users && (w->noise_mult || w->pair_p0); u++)
+    for (uint32_t u = 0; u < w->n_users && (w->noise_mult || w->pair_ev0); u++)
         for (uint32_t s = 0; s < w->n_streamers; s++) {
             const size_t i = (size_t)u * w->n_streamers + s;
             if (w->noise_mult)
                 w->noise_mult[i] = gope_sim__noise_factor(w, u, s);
-            if (w->pair_p0)
-                gope_sim__pair_static(w, u, s, &w->pair_p0[i], &w->pair_tier[i]);
+            if (w->pair_ev0)
+                w->pair_ev0[i] = gope_sim__pair_ev0(w, u, s);
         }
     return true;
 }
 
-/* The tier polynomials and the arrival-rate normaliser. */
+/* The tier polynomials, the arrival-rate normaliser and the externality of
+ * a room without big gifts (load 0 is within any capacity). */
 static void build_tables(gope_sim_world_t *w)
 {
     const gope_world_conf *c = &w->conf;
+    w->empty_externality = gope_sim_externality(w, 0, &(gope_sim_room){.big_gifts = 0, .load = 0});
     for (int k = 0; k < GOPE_SIM_TIERS; k++) {
         w->tier_den[k] = c->tier_base[k];
         w->tier_num[k] = c->tier_base[k] * c->tiers[k];
@@ -227,8 +227,7 @@ void gope_sim_world_free(gope_sim_world_t *w)
     free(w->noise_bias);
     free(w->sigma_ratio);
     free(w->noise_mult);
-    free(w->pair_p0);
-    free(w->pair_tier);
+    free(w->pair_ev0);
     free(w->content);
     free(w->capacity);
     free(w->cold_start);
