@@ -141,7 +141,13 @@ void gope_dec_reset(gope_decoder_t *dec);
 
 /*! gope_dec_cand_slot() : the storage for candidate `idx`, reset to the
  * defaults (the scratch slot past GOPE_MAX_CANDIDATES). */
-size_t gope_dec_cand_slot(gope_decoder_t *dec, size_t idx);
+static inline size_t gope_dec_cand_slot(gope_decoder_t *dec, size_t idx)
+{
+    size_t slot = idx < GOPE_MAX_CANDIDATES ? idx : GOPE_MAX_CANDIDATES;
+    dec->cands[slot] = (gope_candidate){0};
+    dec->cand_flags[slot] = 0;
+    return slot;
+}
 
 /*! gope_dec_cand_store() : record the first occurrence `v` of field `f` of
  * the candidate in `slot`. A value of the wrong kind stores a harmless 0
@@ -249,8 +255,23 @@ static inline uint64_t gope_dec_digits_value(uint64_t v, unsigned n)
 #define GOPE_DEC_SWAR 0
 #endif
 
+#if GOPE_DEC_SWAR
+/*! gope_dec_fraction() : the fraction of a float of the logs, without a
+ * loop. The integer part (value w, `int_digits` <= 7 digits, sign `neg`) is
+ * read and a '.' is at f[-1]. Up to 19 digits in all, with no exponent, are
+ * read with two or three 8-byte loads and rounded by the tiers of
+ * gope_dec_number (Clinger's one division, then Eisel–Lemire), so the bits
+ * are the same. @return the end of the number, or NULL when
+ * gope_dec_number_rest must decide (fewer than 16 bytes left in the line,
+ * more digits, an exponent, no digit at all, or a product Eisel–Lemire
+ * cannot round). */
+const char *gope_dec_fraction(const char *f, const char *end, uint64_t w, unsigned int_digits,
+                              bool neg, gope_dec_val *v);
+#endif
+
 /*! gope_dec_number_fast() : gope_dec_number(), with an integer part of up
- * to 7 digits (load, whales, action, the "0" of 0.125...) read inline. */
+ * to 7 digits (load, whales, action, the "0" of 0.125...) and the common
+ * short fractions read inline. */
 static inline const char *gope_dec_number_fast(const char *p, const char *end, char *scratch,
                                                gope_dec_val *v)
 {
@@ -258,12 +279,29 @@ static inline const char *gope_dec_number_fast(const char *p, const char *end, c
     bool neg = *p == '-';
     const char *d = p + neg;
     if (end - d >= 8) {
+        const char *after;
+        unsigned d0 = (unsigned char)*d - '0';
+        if (d0 < 10 && d[1] == '.') { /* 0.27832386: the commonest number of the logs */
+            after = gope_dec_fraction(d + 2, end, d0, 1, neg, v);
+            return after ? after : gope_dec_number_rest(p, d + 1, end, d0, scratch, v);
+        }
+        unsigned d1 = (unsigned char)d[1] - '0', short_n = d1 < 10 ? 2 : 1;
+        char next = d[short_n];
+        if (d0 < 10 && !(short_n == 2 && d0 == 0) && (unsigned char)(next - '0') >= 10 &&
+            next != '.' && (next | 0x20) != 'e') { /* load, capacity, action: 1 or 2 digits */
+            int64_t i = short_n == 1 ? (int64_t)d0 : (int64_t)(d0 * 10 + d1);
+            *v = (gope_dec_val){.kind = GOPE_DK_INT, .i = neg ? -i : i,
+                                .d = neg ? -(double)i : (double)i};
+            return d + short_n;
+        }
         uint64_t x;
         memcpy(&x, d, 8);
         unsigned n = gope_dec_leading_digits(x);
         if (n > 0 && n < 8 && (n == 1 || *d != '0')) {
             uint64_t w = gope_dec_digits_value(x, n);
-            char next = d[n];
+            next = d[n];
+            if (next == '.' && (after = gope_dec_fraction(d + n + 1, end, w, n, neg, v)))
+                return after;
             if (next == '.' || next == 'e' || next == 'E') /* e.g. 0.125: fraction next */
                 return gope_dec_number_rest(p, d + n, end, w, scratch, v);
             int64_t i = (int64_t)w;

@@ -13,6 +13,9 @@
  *   3. strtod on a NUL-terminated copy, for the rare products the 128-bit
  *      approximation cannot settle and for mantissas of more than 19
  *      significant digits. Numbers of the %.17g logs never get here.
+ * The floats of the logs (float32 model outputs of up to 9 significant
+ * digits, %.17g doubles) take gope_dec_fraction: a fixed number of word loads
+ * instead of the digit loop, into the same tiers.
  * The grammar is RFC 8259's: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
  * strtod reads the decimal point of the current locale; giftope never calls
  * setlocale, so that is '.', as for cJSON.
@@ -56,8 +59,10 @@ static double from_bits(uint64_t bits)
 }
 
 /* w * 10^q by Eisel–Lemire, w != 0, q in the table's range. Sets *ok to
- * false when the 128-bit product cannot decide the rounding. */
-static double eisel_lemire(uint64_t w, int q, bool *ok)
+ * false when the 128-bit product cannot decide the rounding. Out of line,
+ * so that decimal_to_double (its cheap checks and Clinger's tier) inlines
+ * into each reader of numbers. */
+static __attribute__((noinline)) double eisel_lemire(uint64_t w, int q, bool *ok)
 {
     int lz = clz64(w);
     w <<= lz;
@@ -107,7 +112,7 @@ static const double exact_pow10[23] = {
 };
 
 /* |w * 10^q| for w of at most 19 digits; *ok false asks for strtod. */
-static double decimal_to_double(uint64_t w, int64_t q, bool *ok)
+static inline double decimal_to_double(uint64_t w, int64_t q, bool *ok)
 {
     if (w == 0 || q < GOPE_POW5_MIN_Q)
         return 0; /* w < 10^19 and q < -342: below half the least subnormal */
@@ -136,9 +141,11 @@ static bool is_digit(char ch)
     return (unsigned char)(ch - '0') < 10;
 }
 
+#if GOPE_DEC_SWAR /* the word-at-a-time readers below */
 static const uint64_t pow10_u64[9] = {
     1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
 };
+#endif
 
 /* Accumulate the run of digits at p into *w (mod 2^64), eight bytes at a
  * time (the last, partial group too: see gope_dec_digits_value). */
@@ -159,6 +166,63 @@ static inline const char *digits(const char *p, const char *end, uint64_t *w)
         *w = *w * 10 + (uint64_t)(*p++ - '0');
     return p;
 }
+
+#if GOPE_DEC_SWAR
+/* The float m * 10^-nf (m of at most 19 digits) ending at `after`, or NULL
+ * when the tiers cannot round it without strtod. */
+static const char *fraction_value(uint64_t m, unsigned nf, bool neg, const char *after,
+                                  gope_dec_val *v)
+{
+    bool ok = true;
+    double d = decimal_to_double(m, -(int64_t)nf, &ok);
+    if (!ok)
+        return NULL;
+    *v = (gope_dec_val){.kind = GOPE_DK_FLOAT, .d = neg ? -d : d};
+    return after;
+}
+
+/* gope_dec_fraction with 16 digits at f, read as far as 19 digits in all. */
+static const char *fraction_long(const char *f, const char *end, uint64_t w,
+                                 unsigned int_digits, bool neg, gope_dec_val *v)
+{
+    if (end - f < 24)
+        return NULL;
+    uint64_t x1, x2, x3;
+    memcpy(&x1, f, 8);
+    memcpy(&x2, f + 8, 8);
+    memcpy(&x3, f + 16, 8);
+    unsigned n3 = gope_dec_leading_digits(x3), nf = 16 + n3;
+    if (int_digits + nf > MAX_DIGITS || f[nf] == 'e' || f[nf] == 'E')
+        return NULL; /* (n3 == 8 fails the first test, so f[nf] is inside the line) */
+    const uint64_t e8 = pow10_u64[8];
+    uint64_t m = ((w * e8 + gope_dec_digits_value(x1, 8)) * e8 + gope_dec_digits_value(x2, 8)) *
+                     pow10_u64[n3] +
+                 gope_dec_digits_value(x3, n3);
+    return fraction_value(m, nf, neg, f + nf, v);
+}
+
+/* Up to 15 digits (the float32 model outputs: 0.0083126575) are two loads
+ * and no branch on their count. */
+const char *gope_dec_fraction(const char *f, const char *end, uint64_t w, unsigned int_digits,
+                              bool neg, gope_dec_val *v)
+{
+    if (end - f < 16)
+        return NULL;
+    uint64_t x1, x2;
+    memcpy(&x1, f, 8);
+    memcpy(&x2, f + 8, 8);
+    unsigned n1 = gope_dec_leading_digits(x1), n2 = gope_dec_leading_digits(x2);
+    n2 = n1 == 8 ? n2 : 0; /* the second word counts only after 8 digits */
+    if (n2 == 8)           /* a %.17g double: propensity, probs, lambda_values */
+        return fraction_long(f, end, w, int_digits, neg, v);
+    unsigned nf = n1 + n2;
+    if (n1 == 0 || int_digits + nf > MAX_DIGITS || f[nf] == 'e' || f[nf] == 'E')
+        return NULL;
+    uint64_t m = (w * pow10_u64[n1] + gope_dec_digits_value(x1, n1)) * pow10_u64[n2] +
+                 gope_dec_digits_value(x2, n2);
+    return fraction_value(m, nf, neg, f + nf, v);
+}
+#endif
 
 /* Digits of the mantissa after its leading zeros ("0.000123" has 3). */
 static size_t significant_digits(const char *p, const char *end)

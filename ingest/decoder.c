@@ -45,11 +45,3 @@ void gope_dec_reset(gope_decoder_t *dec)
     gope_dec_nums none = {0, GOPE_DEC_NONE, GOPE_DEC_NONE};
     raw->probs = raw->lambda = raw->cv = none;
 }
-
-size_t gope_dec_cand_slot(gope_decoder_t *dec, size_t idx)
-{
-    size_t slot = idx < GOPE_MAX_CANDIDATES ? idx : GOPE_MAX_CANDIDATES;
-    dec->cands[slot] = (gope_candidate){0};
-    dec->cand_flags[slot] = 0;
-    return slot;
-}

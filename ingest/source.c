@@ -4,22 +4,21 @@
  *
  * Design
  *   Throughput is the point: the replay target is ~400k lines/s of ~1 KB, so
- *   a line is never allocated or copied. The codec fills one buffer of
- *   BUF_CAP bytes in FILL_CHUNK pieces (small enough that the bytes are still
- *   in cache when the caller parses them); lines are found with memchr and
- *   handed out as pointers into the buffer. When the free room at the end
- *   drops below FILL_CHUNK, the unfinished tail (less than one line) is moved
- *   to the front, so only lines that straddle that boundary are ever moved.
+ *   a line is never allocated, and almost never copied: the codec hands out
+ *   the stream in chunks in its own memory (the plain codec's read buffer,
+ *   or the blocks zstd decodes in place), lines are found with memchr and
+ *   handed out as pointers into the chunk.
  *
- *   BUF_CAP >= GOPE_MAX_LINE + 1 + FILL_CHUNK, so any line up to GOPE_MAX_LINE
- *   plus its '\n' fits. A longer line switches to skip mode: its first
- *   GOPE_MAX_LINE bytes stay at the front of the buffer (the prefix a
- *   dead-letter record shows), the rest of the buffer is scratch space that
- *   is refilled and scanned for the '\n' while the bytes are only counted.
- *   Memory is therefore BUF_CAP plus the codec's buffers, whatever the input.
+ *   Only a line that continues past its chunk is copied: its start goes to
+ *   the carry buffer and the rest is appended from the following chunks, so
+ *   per chunk (256 KiB plain, up to 128 KiB zstd) about one line is moved.
+ *   The carry buffer holds GOPE_MAX_LINE bytes; of a longer line only that
+ *   prefix is kept (what a dead-letter record shows) and the rest is merely
+ *   counted. Memory is therefore the carry buffer plus the codec's buffers,
+ *   whatever the input.
  *
  *   Errors are sticky: after a fault every call repeats it, and a partial
- *   line in the buffer at the fault is never returned.
+ *   line carried at the fault is never returned.
  */
 #include "source_int.h"
 
@@ -30,11 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FILL_CHUNK (256u * 1024u)
-#define BUF_CAP (GOPE_MAX_LINE + 4u * FILL_CHUNK)
-
-_Static_assert(BUF_CAP >= GOPE_MAX_LINE + 1u + FILL_CHUNK,
-               "a maximal line and one fill must fit the buffer");
+#define PLAIN_CHUNK (256u * 1024u) /* one read(2) of a plain file */
 
 /* Compressed formats tried in order; anything else is plain bytes. */
 static const gope_source_codec *const codecs[] = {&gope_source_zstd};
@@ -74,24 +69,36 @@ static gope_status peek_head(gope_source_t *src, gope_err *err)
     return GOPE_OK;
 }
 
+static gope_status plain_init(gope_source_t *src, gope_err *err)
+{
+    src->buf = malloc(PLAIN_CHUNK);
+    if (!src->buf)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", src->label);
+    return GOPE_OK;
+}
+
 /* The plain codec: the peeked bytes first, then the file as it is. */
-static gope_status plain_fill(gope_source_t *src, char *dst, size_t cap,
-                              size_t *got, gope_err *err)
+static gope_status plain_next(gope_source_t *src, const char **data, size_t *len,
+                              gope_err *err)
 {
     if (src->peek_pos < src->peek_len) {
-        size_t n = src->peek_len - src->peek_pos;
-        if (n > cap)
-            n = cap;
-        memcpy(dst, src->peek + src->peek_pos, n);
-        src->peek_pos += n;
-        *got = n;
+        *data = (const char *)src->peek + src->peek_pos;
+        *len = src->peek_len - src->peek_pos;
+        src->peek_pos = src->peek_len;
         return GOPE_OK;
     }
-    return gope_source_read(src, dst, cap, got, err);
+    *data = src->buf;
+    return gope_source_read(src, src->buf, PLAIN_CHUNK, len, err);
+}
+
+static void plain_fini(gope_source_t *src)
+{
+    free(src->buf);
+    src->buf = NULL;
 }
 
 static const gope_source_codec plain_codec = {
-    .detect = NULL, .init = NULL, .fill = plain_fill, .fini = NULL,
+    .detect = NULL, .init = plain_init, .next = plain_next, .fini = plain_fini,
 };
 
 /* ------------------------------------------------------------ lifecycle */
@@ -137,13 +144,12 @@ gope_status gope_source_open(const char *path, gope_source_t **out, gope_err *er
         return gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", path);
     src->fd = -1;
     src->name = strdup(path);
-    src->buf = malloc(BUF_CAP);
-    if (!src->name || !src->buf) {
+    src->carry = malloc(GOPE_MAX_LINE);
+    if (!src->name || !src->carry) {
         st = gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", path);
         goto cleanup;
     }
     src->label = src->name;
-    src->cap = BUF_CAP;
     if ((st = open_fd(src, path, err)) != GOPE_OK || (st = peek_head(src, err)) != GOPE_OK)
         goto cleanup;
     src->codec = pick_codec(src);
@@ -164,7 +170,7 @@ void gope_source_close(gope_source_t *src)
         src->codec->fini(src);
     if (src->own_fd)
         close(src->fd);
-    free(src->buf);
+    free(src->carry);
     free(src->name);
     free(src);
 }
@@ -180,99 +186,67 @@ void gope_source_progress(const gope_source_t *src, uint64_t *consumed,
 
 /* ------------------------------------------------------------- splitter */
 
-/* Fills `line` for a line of `full_len` stream bytes starting at `data`, of
- * which at most GOPE_MAX_LINE are kept, and advances the stream offset past
- * it and its '\n'. */
+/* Fills `line` for a line of `full_len` stream bytes whose kept prefix (at
+ * most GOPE_MAX_LINE bytes) starts at `data`, and advances the stream offset
+ * past it and its '\n'. */
 static void emit(gope_source_t *src, gope_line *line, const char *data,
-                 size_t full_len, bool had_newline)
+                 uint64_t full_len, bool had_newline)
 {
     line->data = data;
     line->too_long = full_len > GOPE_MAX_LINE;
-    line->len = line->too_long ? GOPE_MAX_LINE : full_len;
-    line->full_len = full_len;
+    line->len = line->too_long ? GOPE_MAX_LINE : (size_t)full_len;
+    line->full_len = (size_t)full_len;
     line->lineno = ++src->lineno;
     line->offset = src->offset;
-    src->offset += (uint64_t)full_len + had_newline;
+    src->offset += full_len + had_newline;
 }
 
-/* Appends up to FILL_CHUNK bytes at buf[end], first moving the unfinished
- * tail to the front when the room left is smaller than that. */
-static gope_status refill(gope_source_t *src, gope_err *err)
+/* Appends `n` bytes of the carried line: copied while the prefix has room,
+ * then only counted. */
+static void carry(gope_source_t *src, const char *p, size_t n)
 {
-    size_t got = 0;
-    if (src->cap - src->end < FILL_CHUNK) {
-        memmove(src->buf, src->buf + src->pos, src->end - src->pos);
-        src->end -= src->pos;
-        src->pos = 0;
+    if (src->carry_full < GOPE_MAX_LINE) {
+        size_t room = GOPE_MAX_LINE - (size_t)src->carry_full;
+        memcpy(src->carry + src->carry_full, p, n < room ? n : room);
     }
-    gope_status st = src->codec->fill(src, src->buf + src->end, FILL_CHUNK, &got, err);
-    if (st != GOPE_OK)
-        return st;
-    src->end += got;
-    src->eof = got == 0;
-    return GOPE_OK;
-}
-
-/* buf[pos, end) holds more than GOPE_MAX_LINE bytes and no '\n': keep the
- * prefix at the front and count the rest of the line through the scratch
- * space behind it. */
-static gope_status skip_long_line(gope_source_t *src, gope_line *line, gope_err *err)
-{
-    char *scratch = src->buf + GOPE_MAX_LINE;
-    size_t full = src->end - src->pos;
-    memmove(src->buf, src->buf + src->pos, GOPE_MAX_LINE);
-    src->pos = src->end = GOPE_MAX_LINE;
-    for (;;) {
-        size_t got = 0;
-        if (!src->eof) { /* never read past EOF: a terminal would block */
-            gope_status st = src->codec->fill(src, scratch, src->cap - GOPE_MAX_LINE,
-                                              &got, err);
-            if (st != GOPE_OK)
-                return st;
-        }
-        if (got == 0) {
-            src->eof = true;
-            emit(src, line, src->buf, full, false);
-            return GOPE_OK;
-        }
-        const char *nl = memchr(scratch, '\n', got);
-        if (nl) {
-            size_t k = (size_t)(nl - scratch);
-            src->pos = GOPE_MAX_LINE + k + 1;
-            src->end = GOPE_MAX_LINE + got;
-            emit(src, line, src->buf, full + k, true);
-            return GOPE_OK;
-        }
-        full += got;
-    }
+    src->carry_full += n;
 }
 
 static gope_status split_next(gope_source_t *src, gope_line *line, gope_err *err)
 {
-    size_t scanned = 0; /* bytes after pos already known to hold no '\n' */
     for (;;) {
-        const char *p = src->buf + src->pos;
-        size_t n = src->end - src->pos;
-        const char *nl = memchr(p + scanned, '\n', n - scanned);
+        size_t n = src->chunk_len - src->chunk_pos;
+        const char *p = n ? src->chunk + src->chunk_pos : NULL; /* no chunk yet */
+        const char *nl = n ? memchr(p, '\n', n) : NULL;
         if (nl) {
             size_t len = (size_t)(nl - p);
-            src->pos += len + 1;
-            emit(src, line, p, len, true); /* may be too long */
+            src->chunk_pos += len + 1;
+            if (!src->carry_full) { /* the usual case: the line is in the chunk */
+                emit(src, line, p, len, true);
+                return GOPE_OK;
+            }
+            carry(src, p, len);
+            emit(src, line, src->carry, src->carry_full, true);
+            src->carry_full = 0;
             return GOPE_OK;
         }
-        if (n > GOPE_MAX_LINE)
-            return skip_long_line(src, line, err);
+        if (n)
+            carry(src, p, n);
+        src->chunk_pos = src->chunk_len;
+        if (!src->eof) { /* never read past EOF: a terminal would block */
+            gope_status st = src->codec->next(src, &src->chunk, &src->chunk_len, err);
+            if (st != GOPE_OK)
+                return st;
+            src->chunk_pos = 0;
+            src->eof = src->chunk_len == 0;
+        }
         if (src->eof) {
-            if (n == 0)
+            if (!src->carry_full)
                 return GOPE_EOF;
-            src->pos = src->end;
-            emit(src, line, p, n, false);
+            emit(src, line, src->carry, src->carry_full, false);
+            src->carry_full = 0;
             return GOPE_OK;
         }
-        scanned = n;
-        gope_status st = refill(src, err);
-        if (st != GOPE_OK)
-            return st;
     }
 }
 

@@ -3,10 +3,12 @@
  * byte codecs that feed it (plain bytes in source.c, zstd in source_zstd.c).
  *
  * A source is two layers. The codec turns the file into a stream of bytes
- * ("fill up to N bytes of the decompressed stream into dst"); the splitter
- * owns one large buffer, asks the codec to fill it, and hands out lines as
- * pointers into it. Only the codec knows about compression, so adding another
- * format is one more const table, and the splitter never copies a line.
+ * handed out in chunks that live in the codec's own memory ("the next piece
+ * of the decompressed stream is here"); the splitter finds lines in a chunk
+ * and hands them out as pointers into it. So the bytes zstd decodes are read
+ * where zstd wrote them, never copied, and only the codec knows about
+ * compression: adding another format is one more const table. Only a line
+ * that straddles two chunks is copied, into the splitter's carry buffer.
  */
 #ifndef GOPE_SOURCE_INT_H
 #define GOPE_SOURCE_INT_H
@@ -37,14 +39,21 @@ struct gope_source_s {
     const gope_source_codec *codec;
     gope_zstd_state *zstd;      /* codec state when codec is zstd */
 
-    /* Splitter: decompressed bytes live in buf[pos, end). */
+    /* Plain codec: its read buffer. */
     char *buf;
-    size_t cap, pos, end;
+
+    /* Splitter: the codec's current chunk, consumed up to chunk_pos. */
+    const char *chunk;
+    size_t chunk_len, chunk_pos;
+    /* The start of a line that continues past the chunk: its first
+     * GOPE_MAX_LINE bytes in carry[0, min(carry_full, GOPE_MAX_LINE)). */
+    char *carry;
+    uint64_t carry_full;        /* its length so far; 0: no line carried */
     bool eof;                   /* the codec has no more bytes */
     gope_status failed;         /* sticky error, GOPE_OK while healthy */
     gope_err failure;           /* its message, repeated on later calls */
     uint64_t lineno;            /* lines handed out so far */
-    uint64_t offset;            /* stream offset of buf[pos] */
+    uint64_t offset;            /* stream offset of the next line */
 };
 
 /* A codec: a const table chosen at open time from the first bytes. */
@@ -55,10 +64,12 @@ struct gope_source_codec_s {
     /*! init() : set up codec state (NULL: none); the peeked bytes are in
      * src->peek. @return GOPE_OK or GOPE_ERR_NOMEM (with err). */
     gope_status (*init)(gope_source_t *src, gope_err *err);
-    /*! fill() : write up to `cap` (> 0) stream bytes into `dst`.
-     * @return GOPE_OK with *got > 0, GOPE_OK with *got == 0 at the clean end
-     *         of the stream, or GOPE_ERR_IO with err naming file and offset. */
-    gope_status (*fill)(gope_source_t *src, char *dst, size_t cap, size_t *got,
+    /*! next() : the next piece of the stream, *len > 0 bytes at *data, valid
+     * until the following call (the splitter copies what it keeps).
+     * @return GOPE_OK with *len > 0, GOPE_OK with *len == 0 at the clean end
+     *         of the stream, or GOPE_ERR_IO / GOPE_ERR_NOMEM with err naming
+     *         file and offset. */
+    gope_status (*next)(gope_source_t *src, const char **data, size_t *len,
                         gope_err *err);
     /*! fini() : release codec state (NULL: none); safe after a failed init. */
     void (*fini)(gope_source_t *src);

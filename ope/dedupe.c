@@ -43,24 +43,25 @@ static uint64_t mix(uint64_t h)
     return h;
 }
 
-static uint64_t hash_bytes(const char *s, size_t len, uint64_t seed)
+/* The two hashes of an id, one pass over its bytes: seeds 0x243f6a88... (h1)
+ * and 0x13198a2e... (h2). They are saved in checkpoints, so the function of
+ * the bytes must never change. */
+static entry make_entry(const char *id, size_t len, int64_t ts)
 {
-    uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL);
+    const uint64_t step = 0x9e3779b97f4a7c15ULL;
+    uint64_t h1 = 0x243f6a8885a308d3ULL ^ (len * step);
+    uint64_t h2 = 0x13198a2e03707344ULL ^ (len * step);
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t word;
-        memcpy(&word, s + i, 8);
-        h = mix(h ^ word) + 0x9e3779b97f4a7c15ULL;
+        memcpy(&word, id + i, 8);
+        h1 = mix(h1 ^ word) + step;
+        h2 = mix(h2 ^ word) + step;
     }
     uint64_t tail = 0;
-    memcpy(&tail, s + i, len - i);
-    return mix(h ^ tail ^ ((uint64_t)(len - i) << 56));
-}
-
-static entry make_entry(const char *id, size_t len, int64_t ts)
-{
-    entry e = {hash_bytes(id, len, 0x243f6a8885a308d3ULL),
-               hash_bytes(id, len, 0x13198a2e03707344ULL), ts};
+    memcpy(&tail, id + i, len - i);
+    tail ^= (uint64_t)(len - i) << 56;
+    entry e = {mix(h1 ^ tail), mix(h2 ^ tail), ts};
     if (e.h1 == 0)
         e.h1 = 1;
     return e;

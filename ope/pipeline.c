@@ -139,8 +139,8 @@ static gope_status emit(void *ctx, const gope_window_result *w, gope_err *err)
 static void observe(gope_pipeline_t *p, const gope_event *ev, double r)
 {
     const gope_candidate *c = ev->candidates;
-    const size_t k = ev->n_candidates;
-    for (size_t i = 0; i < gope_policies_count(p->policies); i++) {
+    const size_t k = ev->n_candidates, n_policies = gope_policies_count(p->policies);
+    for (size_t i = 0; i < n_policies; i++) {
         gope_policy_probs(p->policies, i, ev, p->pi, p->scratch);
         gope_ksum v = {0, 0};
         for (size_t j = 0; j < k; j++)
@@ -161,7 +161,8 @@ static gope_status add_obs(gope_pipeline_t *p, int64_t ts, const gope_obs *obs, 
     gope_status st = gope_windows_pane(p->win, ts, &accs, err);
     if (st != GOPE_OK)
         return st;
-    for (size_t i = 0; i < gope_policies_count(p->policies); i++)
+    const size_t n_policies = gope_policies_count(p->policies);
+    for (size_t i = 0; i < n_policies; i++)
         gope_acc_add(p->set, accs[i], &obs[i]);
     return GOPE_OK;
 }

@@ -110,6 +110,40 @@ Test(decode_num, random_doubles_in_log_formats)
     cr_assert_eq(failures, 0, "%zu mismatches", failures);
 }
 
+/* The inline fraction paths (decode_int.h, gope_dec_fraction_fast and
+ * gope_dec_fraction_long) take up to 19 digits after a short integer part:
+ * every length, with leading zeros (float32 model outputs print as
+ * 0.0083126575), mantissas on both sides of 2^53 and of 19 digits, and the
+ * cases where they must hand over (more digits, an exponent). */
+Test(decode_num, short_fractions_of_every_length)
+{
+    char buf[64];
+    long n = rounds(20000);
+    for (long i = 0; i < n; i++) {
+        double u = (double)(rng() >> 11) / 9007199254740992.0;
+        for (int prec = 1; prec <= 20; prec++) {
+            snprintf(buf, sizeof buf, "%.*f", prec, u);
+            check(buf);
+            snprintf(buf, sizeof buf, "%.*f", prec, u * pow(10, (int)(rng() % 8)));
+            check(buf);
+            snprintf(buf, sizeof buf, "%.*f", prec, u / pow(10, (int)(rng() % 4)));
+            check(buf);
+            snprintf(buf, sizeof buf, "%.*fe%d", prec, u, (int)(rng() % 7) - 3);
+            check(buf);
+        }
+    }
+    static const char *const edges[] = {
+        "0.9007199254740992", "9.007199254740993", "9007199.254740993", "1234567.123456789012",
+        "1234567.1234567890123", "0.000000000000001", "0.0000000000000001", "9.99999999999999",
+        "1.5", "-0.25", "-1234567.5", "12.000000000000000", "0.10409622097794129",
+        "0.999999999999999999", "9.999999999999999999", "0.000000000000000001",
+        "12.34567890123456789", "1.234567890123456789e5", "0.1234567890123456e-3",
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        check(edges[i]);
+    cr_assert_eq(failures, 0, "%zu mismatches", failures);
+}
+
 Test(decode_num, mantissas_with_extreme_exponents)
 {
     char buf[64];

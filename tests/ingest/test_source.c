@@ -518,6 +518,48 @@ Test(source, truncated_flushed_stream_returns_every_decoded_line)
     free(z.p);
 }
 
+/* A small frame first (a small window, so a small ring), then a frame of
+ * unknown size with a 2 MiB window that wraps its ring several times, then
+ * a small one again: every line must come out intact. */
+Test(source, zstd_window_grows_between_frames)
+{
+    bytes text = {0}, z = {0};
+    random_text(&text, 9u << 20, 17, false);
+    const char *nl = memchr(text.p + 1000, '\n', text.n - 1000);
+    size_t small = (size_t)(nl - text.p) + 1, big_end = text.n - 5000;
+    put_frame(&z, text.p, small, true);
+    ZSTD_CStream *zcs = ZSTD_createCStream();
+    cr_assert_not_null(zcs);
+    ZSTD_CCtx_setParameter(zcs, ZSTD_c_windowLog, 21);
+    for (size_t at = small; at < big_end; at += 300000) {
+        size_t n = big_end - at < 300000 ? big_end - at : 300000;
+        put_stream(&z, zcs, text.p + at, n, at + n < big_end ? ZSTD_e_flush : ZSTD_e_end);
+    }
+    ZSTD_freeCStream(zcs);
+    put_frame(&z, text.p + big_end, text.n - big_end, false);
+    check_file(&z, text.p, text.n);
+    free(text.p);
+    free(z.p);
+}
+
+/* A frame header asking for a 2 GiB window is refused before any memory is
+ * taken for it, with the frame's offset. */
+Test(source, zstd_window_over_the_limit_is_corrupt)
+{
+    static const char text[] = "one\ntwo\n";
+    static const unsigned char huge_window[] = {0x28, 0xB5, 0x2F, 0xFD, 0x00, 21 << 3,
+                                                0x01, 0x00, 0x00};
+    bytes z = {0};
+    put_frame(&z, text, sizeof text - 1, false);
+    size_t first = z.n;
+    put(&z, huge_window, sizeof huge_window);
+    char want[96];
+    snprintf(want, sizeof want, "corrupt zstd data at compressed byte %zu: ", first);
+    expect_fault(&z, text, sizeof text - 1, want);
+    expect_fault(&z, text, sizeof text - 1, "window is larger than 128 MiB");
+    free(z.p);
+}
+
 Test(source, corrupt_second_frame_names_its_offset)
 {
     static const char text[] = "one\ntwo\nthr";
