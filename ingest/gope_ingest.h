@@ -330,6 +330,15 @@ gope_status gope_kafka_source_store(gope_kafka_source_t *ks, gope_err *err);
  * call on the source. */
 const gope_kafka_pos *gope_kafka_source_positions(gope_kafka_source_t *ks, size_t *n);
 
+/*! gope_kafka_source_start_at() : checkpoint mode: the partition starts at
+ * `offset` when it is assigned next (-1: unknown, the group's committed
+ * offset then applies). Called from the partition hook of an assignment, it
+ * sets where that assignment starts: consume --partials --checkpoint loads a
+ * partition's own checkpoint there, which may come from another member.
+ * @return GOPE_OK; GOPE_ERR_NOMEM. */
+gope_status gope_kafka_source_start_at(gope_kafka_source_t *ks, const char *topic,
+                                       int32_t partition, int64_t offset, gope_err *err);
+
 /*! gope_kafka_source_commit() : commit the positions of the partitions
  * assigned now (checkpoint mode: after each checkpoint, so that lag tools
  * see progress; a restart resumes from the checkpoint, not from these).

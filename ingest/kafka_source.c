@@ -418,6 +418,16 @@ gope_status gope_kafka_source_store(gope_kafka_source_t *ks, gope_err *err)
     return GOPE_OK;
 }
 
+gope_status gope_kafka_source_start_at(gope_kafka_source_t *ks, const char *topic,
+                                       int32_t partition, int64_t offset, gope_err *err)
+{
+    part_pos *p = find_part(ks, topic, partition, true);
+    if (!p)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
+    p->next = offset < 0 ? -1 : offset;
+    return GOPE_OK;
+}
+
 const gope_kafka_pos *gope_kafka_source_positions(gope_kafka_source_t *ks, size_t *n)
 {
     *n = 0;

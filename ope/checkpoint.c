@@ -6,22 +6,31 @@
  * Layout (little-endian):
  *   header, 32 bytes:
  *     0  magic "GOPECKPT"
- *     8  u32 format version (2)
+ *     8  u32 format version (3)
  *    12  u32 header length (32)
  *    16  u64 payload length
  *    24  u32 CRC-32 of the payload
  *    28  u32 CRC-32 of bytes 0..27
  *   payload: sections (ckpt_int.h): OFFS (topic, partition, next offset of
- *   each partition), then the pipeline's (pipeline_ckpt.c: CONF STAT DEDU
- *   WIND JOIN), then CLCK, the stream clock with the partition behind each
- *   stream (ckpt_clock.c). Version 1 (before the reward join and the
+ *   each partition), OUTS (path and size of every file output when the
+ *   checkpoint was taken), then the pipeline's (pipeline_ckpt.c: CONF STAT
+ *   DEDU WIND JOIN), then CLCK, the stream clock with the partition behind
+ *   each stream (ckpt_clock.c). Version 1 (before the reward join and the
  *   per-partition clock) is refused with a message saying so: its state
  *   lacks the clock's partitions, and a guess there could hold windows open
- *   for a partition that is no longer read.
+ *   for a partition that is no longer read. Version 2 (before OUTS) still
+ *   loads, with no output sizes: the outputs are then appended to as they
+ *   were (a record emitted after that checkpoint comes again, with the same
+ *   revision), and the next checkpoint is version 3.
  * The checksums turn a torn or bit-flipped file into a clear error instead of
  * a wrong state; the header's own checksum tells a corrupt length from a
  * truncated payload. Sections make a later split of the state by partition
  * a matter of new section types, not a new file format.
+ *
+ * consume --partials --checkpoint keeps one such file per source partition
+ * (DIR/TOPIC.PARTITION.ckpt, gope_checkpoint_write_as), each holding that
+ * partition's pipeline and its one offset, so that a partition's state can
+ * move to whichever group member is assigned it next.
  *
  * Replacing is atomic: the file is written as DIR/state.ckpt.tmp, flushed,
  * fsync'd, renamed over DIR/state.ckpt, and DIR is fsync'd so the rename
@@ -42,9 +51,11 @@
 
 #define CKPT_NAME "state.ckpt"
 #define CKPT_MAGIC "GOPECKPT"
-#define CKPT_VERSION 2
+#define CKPT_VERSION 3
+#define CKPT_VERSION_NO_OUTS 2 /* the last version without OUTS, still read */
 #define HEADER_LEN 32
 #define OFFS_V 1
+#define OUTS_V 1
 #define MAX_TOPIC 249 /* Kafka's limit on topic names */
 
 struct gope_checkpoint_s {
@@ -52,9 +63,13 @@ struct gope_checkpoint_s {
     unsigned char *data;    /* the whole file */
     size_t len;
     gope_ckr rest;          /* the pipeline's sections */
+    uint32_t version;       /* the file's format version */
     gope_kafka_pos *pos;    /* topics point into topic_buf */
     size_t n_pos;
     char *topic_buf;
+    gope_ckpt_output *outs; /* paths point into outs_buf */
+    size_t n_outs;
+    char *outs_buf;
     gope_ckpt_names streams; /* filled by a restore */
 };
 
@@ -114,20 +129,36 @@ static gope_status offs_save(const void *obj, FILE *f, gope_err *err)
     return GOPE_OK;
 }
 
-/* The payload in memory: OFFS, the pipeline's sections, CLCK. */
-static gope_status build_payload(const gope_pipeline_t *p, const offsets *o,
-                                 const gope_stream_name *streams, size_t n_streams, char **buf,
-                                 size_t *len, gope_err *err)
+static gope_status outs_save(const void *obj, FILE *f, gope_err *err)
+{
+    const gope_checkpoint_save *s = obj;
+    gope_ckw_u32(f, (uint32_t)s->n_outputs);
+    for (size_t i = 0; i < s->n_outputs; i++) {
+        if (strlen(s->outputs[i].path) >= GOPE_CKPT_PATH_MAX)
+            return gope_err_set(err, GOPE_ERR_USAGE, "checkpoint: output name too long: %.64s...",
+                                s->outputs[i].path);
+        gope_ckw_str(f, s->outputs[i].path);
+        gope_ckw_u64(f, s->outputs[i].bytes);
+    }
+    return GOPE_OK;
+}
+
+/* The payload in memory: OFFS, OUTS, the pipeline's sections, CLCK. */
+static gope_status build_payload(const gope_checkpoint_save *s, char **buf, size_t *len,
+                                 gope_err *err)
 {
     *buf = NULL;
     FILE *m = open_memstream(buf, len);
     if (!m)
         return gope_err_set(err, GOPE_ERR_NOMEM, "checkpoint: out of memory");
-    gope_status st = gope_ckw_section(m, "OFFS", OFFS_V, offs_save, o, err);
+    offsets o = {s->pos, s->n_pos};
+    gope_status st = gope_ckw_section(m, "OFFS", OFFS_V, offs_save, &o, err);
     if (st == GOPE_OK)
-        st = gope_pipeline_save(p, m, err);
+        st = gope_ckw_section(m, "OUTS", OUTS_V, outs_save, s, err);
     if (st == GOPE_OK)
-        st = gope_ckpt_clock_save(m, p->clock, streams, n_streams, err);
+        st = gope_pipeline_save(s->p, m, err);
+    if (st == GOPE_OK)
+        st = gope_ckpt_clock_save(m, s->p->clock, s->streams, s->n_streams, err);
     bool bad = ferror(m) != 0;
     if (fclose(m) != 0)
         bad = true;
@@ -191,18 +222,36 @@ gope_status gope_checkpoint_write(const char *dir, const gope_pipeline_t *p,
                                   const gope_stream_name *streams, size_t n_streams,
                                   size_t *bytes, gope_err *err)
 {
+    return gope_checkpoint_write_as(dir, CKPT_NAME, p, pos, n_pos, streams, n_streams, bytes,
+                                    err);
+}
+
+gope_status gope_checkpoint_write_as(const char *dir, const char *name, const gope_pipeline_t *p,
+                                     const gope_kafka_pos *pos, size_t n_pos,
+                                     const gope_stream_name *streams, size_t n_streams,
+                                     size_t *bytes, gope_err *err)
+{
+    gope_checkpoint_save s = {.dir = dir, .name = name, .p = p, .pos = pos, .n_pos = n_pos,
+                              .streams = streams, .n_streams = n_streams};
+    return gope_checkpoint_write_with(&s, bytes, err);
+}
+
+gope_status gope_checkpoint_write_with(const gope_checkpoint_save *s, size_t *bytes,
+                                       gope_err *err)
+{
     char final[GOPE_CKPT_PATH_MAX], tmp[GOPE_CKPT_PATH_MAX];
+    const char *dir = s->dir;
     gope_status st;
-    if ((st = path_in(dir, CKPT_NAME, final, err)) ||
-        (st = path_in(dir, CKPT_NAME ".tmp", tmp, err)))
+    if ((st = path_in(dir, s->name ? s->name : CKPT_NAME, final, err)))
         return st;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", final) >= sizeof tmp)
+        return gope_err_set(err, GOPE_ERR_USAGE, "checkpoint directory name too long: %s", dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return gope_err_set(err, GOPE_ERR_IO, "%s: cannot create the directory: %s", dir,
                             strerror(errno));
-    offsets o = {pos, n_pos};
     char *payload;
     size_t len;
-    if ((st = build_payload(p, &o, streams, n_streams, &payload, &len, err)))
+    if ((st = build_payload(s, &payload, &len, err)))
         return st;
     unsigned char h[HEADER_LEN];
     make_header(h, payload, len);
@@ -275,7 +324,7 @@ static gope_status check_header(const gope_checkpoint_t *c, uint64_t *payload_le
                             "join and the per-partition clock; this one reads version %d. "
                             "Finish that run with the giftope that wrote it, or start over "
                             "with another --checkpoint directory", c->path, CKPT_VERSION);
-    if (get32(h + 8) != CKPT_VERSION)
+    if (get32(h + 8) != CKPT_VERSION && get32(h + 8) != CKPT_VERSION_NO_OUTS)
         return gope_err_set(err, GOPE_ERR_INPUT,
                             "%s: byte 8: format version %u; this giftope reads version %d",
                             c->path, get32(h + 8), CKPT_VERSION);
@@ -328,12 +377,44 @@ static gope_status offs_load(gope_checkpoint_t *c, gope_ckr *r, gope_err *err)
     return gope_ckr_end(r, "OFFS", err);
 }
 
+static gope_status outs_load(gope_checkpoint_t *c, gope_ckr *r, gope_err *err)
+{
+    uint32_t n;
+    if (!gope_ckr_u32(r, &n))
+        return gope_ckr_fail(r, err, "truncated: output count");
+    if (n > (r->len - r->pos) / 12)
+        return gope_ckr_fail(r, err, "%u outputs do not fit in the section", n);
+    const size_t size = r->len - r->pos + n + 1; /* room for every name, with its NUL */
+    c->outs = calloc(n ? n : 1, sizeof *c->outs);
+    c->outs_buf = malloc(size);
+    if (!c->outs || !c->outs_buf)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "%s: out of memory", c->path);
+    char *at = c->outs_buf;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!gope_ckr_str(r, at, size - (size_t)(at - c->outs_buf)) ||
+            !gope_ckr_u64(r, &c->outs[i].bytes))
+            return gope_ckr_fail(r, err, "output %u: truncated", i);
+        if (!*at)
+            return gope_ckr_fail(r, err, "output %u: no name", i);
+        c->outs[i].path = at;
+        at += strlen(at) + 1;
+        c->n_outs++;
+    }
+    return gope_ckr_end(r, "OUTS", err);
+}
+
 gope_status gope_checkpoint_read(const char *dir, gope_checkpoint_t **out, gope_err *err)
+{
+    return gope_checkpoint_read_as(dir, CKPT_NAME, out, err);
+}
+
+gope_status gope_checkpoint_read_as(const char *dir, const char *name, gope_checkpoint_t **out,
+                                    gope_err *err)
 {
     gope_checkpoint_t *c = calloc(1, sizeof *c);
     if (!c)
         return gope_err_set(err, GOPE_ERR_NOMEM, "checkpoint: out of memory");
-    gope_status st = path_in(dir, CKPT_NAME, c->path, err);
+    gope_status st = path_in(dir, name, c->path, err);
     uint64_t payload_len = 0;
     if (st == GOPE_OK)
         st = read_all(c, err);
@@ -344,9 +425,13 @@ gope_status gope_checkpoint_read(const char *dir, gope_checkpoint_t **out, gope_
                       .base = HEADER_LEN, .name = c->path};
         gope_ckr sub;
         uint32_t version;
+        c->version = get32(c->data + 8);
         st = gope_ckr_section(&r, "OFFS", OFFS_V, &sub, &version, err);
         if (st == GOPE_OK)
             st = offs_load(c, &sub, err);
+        if (st == GOPE_OK && c->version > CKPT_VERSION_NO_OUTS &&
+            (st = gope_ckr_section(&r, "OUTS", OUTS_V, &sub, &version, err)) == GOPE_OK)
+            st = outs_load(c, &sub, err);
         c->rest = r;
     }
     if (st != GOPE_OK) {
@@ -376,6 +461,17 @@ gope_status gope_checkpoint_restore(gope_checkpoint_t *c, gope_pipeline_t *p, go
     return st;
 }
 
+const gope_ckpt_output *gope_checkpoint_outputs(const gope_checkpoint_t *c, size_t *n)
+{
+    *n = c->n_outs;
+    return c->outs;
+}
+
+uint32_t gope_checkpoint_version(const gope_checkpoint_t *c)
+{
+    return c->version;
+}
+
 const gope_stream_name *gope_checkpoint_streams(const gope_checkpoint_t *c, size_t *n)
 {
     *n = c->streams.n;
@@ -391,6 +487,8 @@ void gope_checkpoint_free(gope_checkpoint_t *c)
     free(c->data);
     free(c->pos);
     free(c->topic_buf);
+    free(c->outs);
+    free(c->outs_buf);
     gope_ckpt_names_free(&c->streams);
     free(c);
 }

@@ -320,6 +320,22 @@ gope_status gope_sink_file_open(const char *path, gope_sink *out, gope_err *err)
  *         or truncate); GOPE_ERR_NOMEM. */
 gope_status gope_sink_file_append(const char *path, size_t *cut, gope_sink *out, gope_err *err);
 
+/*! gope_outfile_size() : the size of `path` now, when it is a regular file
+ * (*regular false, *bytes 0 for anything else: a pipe, a terminal, "-").
+ * @return GOPE_OK; GOPE_ERR_IO naming the path when it cannot be looked at. */
+gope_status gope_outfile_size(const char *path, bool *regular, uint64_t *bytes, gope_err *err);
+
+/*! gope_outfile_rewind() : cut the regular file `path` back to `bytes`
+ * (consume restoring a checkpoint: the records after it come again), but
+ * for the complete lines after it that start with `keep` (NULL: none),
+ * which are moved up to follow it (the summaries of runs that ended
+ * cleanly: they come not again). *cut receives the bytes dropped. A file
+ * shorter than `bytes` is left alone, *short_by the bytes it lacks (else
+ * 0); anything but a regular file is left alone too.
+ * @return GOPE_OK; GOPE_ERR_IO naming the path; GOPE_ERR_NOMEM. */
+gope_status gope_outfile_rewind(const char *path, uint64_t bytes, const char *keep,
+                                uint64_t *cut, uint64_t *short_by, gope_err *err);
+
 /*! gope_sink_flush() : the sink's flush (above); a sink with ops NULL or no
  * flush does nothing.
  * @return GOPE_OK; GOPE_ERR_IO naming the output when the lines could not be
@@ -501,6 +517,19 @@ int64_t gope_pipeline_clock(const gope_pipeline_t *p);
  * or before it has been emitted (INT64_MIN before any). */
 int64_t gope_pipeline_watermark(const gope_pipeline_t *p);
 
+/*! gope_pipeline_follow() : input stream `stream` has been quiet while the
+ * consumer's other partitions moved on to `ts` (consume --partials
+ * --checkpoint, one pipeline per partition): the stream counts as having
+ * delivered up to `ts`, so the clock may move and windows close; its later
+ * events behind that time are late. Nothing happens when the clock is at or
+ * past `ts`. @return GOPE_OK; the pipeline's sink errors; GOPE_ERR_NOMEM. */
+gope_status gope_pipeline_follow(gope_pipeline_t *p, uint32_t stream, int64_t ts, gope_err *err);
+
+/*! gope_pipeline_stats_put() : replace the counters of `p`, a pipeline that
+ * takes no input itself, with `s`: consume's per-partition mode writes the
+ * summary of its partitions' pipelines through it. */
+void gope_pipeline_stats_put(gope_pipeline_t *p, const gope_pipeline_stats *s);
+
 /*! gope_pipeline_tap() : from now on `tap` sees every window the pipeline
  * emits, before its records are written (NULL: none). A non-OK return
  * stops the run as a sink error does. */
@@ -588,6 +617,44 @@ gope_status gope_checkpoint_write(const char *dir, const gope_pipeline_t *p,
                                   const gope_stream_name *streams, size_t n_streams,
                                   size_t *bytes, gope_err *err);
 
+/*! gope_checkpoint_write_as() : gope_checkpoint_write() to DIR/NAME (through
+ * DIR/NAME.tmp) instead of DIR/state.ckpt: consume --partials --checkpoint
+ * keeps one file per source partition (DIR/TOPIC.PARTITION.ckpt).
+ * @return as gope_checkpoint_write(). */
+gope_status gope_checkpoint_write_as(const char *dir, const char *name, const gope_pipeline_t *p,
+                                     const gope_kafka_pos *pos, size_t n_pos,
+                                     const gope_stream_name *streams, size_t n_streams,
+                                     size_t *bytes, gope_err *err);
+
+/* A file output (--out, --dead-letter) and its size when a checkpoint was
+ * taken, after the records it counts as emitted were flushed: a run
+ * restored from the checkpoint cuts the file back to it (the lines after
+ * it come again), so the file holds every record once. */
+typedef struct {
+    const char *path;
+    uint64_t bytes;
+} gope_ckpt_output;
+
+/* Everything a checkpoint holds, for gope_checkpoint_write_with(). */
+typedef struct {
+    const char *dir;                    /* created if missing (not its parents) */
+    const char *name;                   /* NULL: state.ckpt */
+    const gope_pipeline_t *p;
+    const gope_kafka_pos *pos;          /* the partitions' next offsets */
+    size_t n_pos;
+    const gope_stream_name *streams;    /* the clock's streams' names */
+    size_t n_streams;
+    const gope_ckpt_output *outputs;    /* the file outputs' sizes (may be none) */
+    size_t n_outputs;
+} gope_checkpoint_save;
+
+/*! gope_checkpoint_write_with() : gope_checkpoint_write() of everything in
+ * `s`, the file outputs' sizes included (to DIR/NAME).
+ * @return as gope_checkpoint_write(); GOPE_ERR_USAGE also for an output
+ *         path of GOPE_CKPT_PATH_MAX bytes or more. */
+gope_status gope_checkpoint_write_with(const gope_checkpoint_save *s, size_t *bytes,
+                                       gope_err *err);
+
 /*! gope_checkpoint_read() : load and validate DIR/state.ckpt: magic, format
  * version, header and payload CRC-32s, lengths, and the offsets section.
  * The pipeline state is checked when restored.
@@ -598,9 +665,22 @@ gope_status gope_checkpoint_write(const char *dir, const gope_pipeline_t *p,
  *         GOPE_ERR_NOMEM. */
 gope_status gope_checkpoint_read(const char *dir, gope_checkpoint_t **out, gope_err *err);
 
+/*! gope_checkpoint_read_as() : gope_checkpoint_read() of DIR/NAME.
+ * @return as gope_checkpoint_read(). */
+gope_status gope_checkpoint_read_as(const char *dir, const char *name, gope_checkpoint_t **out,
+                                    gope_err *err);
+
 /*! gope_checkpoint_offsets() : the saved partitions and their next offsets
  * (*n of them), valid as long as `c`. */
 const gope_kafka_pos *gope_checkpoint_offsets(const gope_checkpoint_t *c, size_t *n);
+
+/*! gope_checkpoint_outputs() : the file outputs' sizes saved with it (*n
+ * of them; none in a version 2 file), valid as long as `c`. */
+const gope_ckpt_output *gope_checkpoint_outputs(const gope_checkpoint_t *c, size_t *n);
+
+/*! gope_checkpoint_version() : the file's format version: 3, or 2 for a
+ * file written before the outputs' sizes were saved (still read). */
+uint32_t gope_checkpoint_version(const gope_checkpoint_t *c);
 
 /*! gope_checkpoint_restore() : put the saved state into `p`, a pipeline
  * made with the same options that has seen no input yet: counters, dedupe,
@@ -838,8 +918,9 @@ gope_status gope_agree_rankings(const gope_agree_t *a, gope_agree_rank **out, si
 void gope_agree_sink(gope_agree_t *a, gope_sink *inner, gope_sink *out);
 
 /* ==================================================================== metrics
- * Prometheus exposition for `giftope consume --metrics-addr` (docs/prometheus.md;
- * ope/metrics_prom.c renders, ope/metrics_http.c serves).
+ * Prometheus exposition for `giftope consume --metrics-addr` and `giftope
+ * merge --metrics-addr` (docs/prometheus.md; ope/metrics_prom.c renders,
+ * ope/metrics_http.c serves).
  *
  * Two objects for two threads. gope_prom_t belongs to the consumer's
  * thread: a sink wrapper shows it every record going to --out, from which it
@@ -860,6 +941,10 @@ typedef double (*gope_wallclock_fn)(void *ctx);
 typedef struct {
     gope_wallclock_fn clock; /* NULL: CLOCK_REALTIME */
     void *clock_ctx;
+    /* The records are partial (consume --partials --checkpoint: a source
+     * partition's share): they only time giftope_window_close_delay_seconds,
+     * and no per-policy series is exported. */
+    bool no_estimates;
 } gope_prom_conf;
 
 typedef struct gope_prom_s gope_prom_t;
@@ -906,6 +991,22 @@ void gope_prom_checkpoint_done(gope_prom_t *m);
  * until the next render. @return GOPE_OK; GOPE_ERR_NOMEM. */
 gope_status gope_prom_render(gope_prom_t *m, const gope_pipeline_stats *stats,
                                 const char **text, size_t *len, gope_err *err);
+
+/* `giftope merge`'s counters (ope/cli/cmd_merge.c, docs/prometheus.md). */
+typedef struct {
+    uint64_t lines_read, window_partials, duplicate_partials, progress_lines, records;
+    const char *const *reason_names; /* n_reasons names of refused lines ... */
+    const uint64_t *rejected;        /* ... and how many each */
+    size_t n_reasons;
+    uint64_t open_windows;           /* windows with partials and no record yet */
+} gope_prom_merge_stats;
+
+/*! gope_prom_render_merge() : as gope_prom_render(), with merge's counters
+ * in place of the pipeline's; the per-policy series come from the final
+ * records that went through the wrapped sink, under the names consume
+ * uses. @return GOPE_OK; GOPE_ERR_NOMEM. */
+gope_status gope_prom_render_merge(gope_prom_t *m, const gope_prom_merge_stats *stats,
+                                   const char **text, size_t *len, gope_err *err);
 
 typedef struct {
     const char *addr;   /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (the last two
@@ -982,6 +1083,24 @@ gope_status gope_partials_partition(gope_partials_t *p, int32_t partition, bool 
  * gope_pipeline_tap: one "window" line per policy with events.
  * @return GOPE_OK; the sink's error. */
 gope_status gope_partials_window(void *ctx, const gope_window_result *w, gope_err *err);
+
+/*! gope_partials_window_of() : the "window" lines of window `w` of source
+ * partition `partition` alone (per-partition state: consume --partials
+ * --checkpoint), carrying "partition" and keyed by it.
+ * @return GOPE_OK; the sink's error. */
+gope_status gope_partials_window_of(gope_partials_t *p, int32_t partition,
+                                    const gope_window_result *w, gope_err *err);
+
+/*! gope_partials_progress_of() : a "progress" line for `partition` alone, at
+ * its own window watermark, keyed by the partition.
+ * @return GOPE_OK; the sink's error. */
+gope_status gope_partials_progress_of(gope_partials_t *p, int32_t partition, int64_t watermark,
+                                      bool final, gope_err *err);
+
+/*! gope_partials_flush() : every line written so far is durable (Kafka:
+ * delivered), before a checkpoint counts it as written.
+ * @return GOPE_OK; the sink's error. */
+gope_status gope_partials_flush(gope_partials_t *p, gope_err *err);
 
 /*! gope_partials_due() : windows were written since the last progress line. */
 bool gope_partials_due(const gope_partials_t *p);

@@ -1,7 +1,10 @@
 /*
- * metrics_prom.c — what `consume --metrics-addr` exports, rendered as
- * Prometheus text exposition format 0.0.4 (gope_ope.h, "metrics";
- * docs/prometheus.md lists every series).
+ * metrics_prom.c — what `consume --metrics-addr` and `merge --metrics-addr`
+ * export, rendered as Prometheus text exposition format 0.0.4 (gope_ope.h,
+ * "metrics"; docs/prometheus.md lists every series). The two differ only in
+ * their counters: the per-policy series, lag, delays and ages are common.
+ * With per-partition state consume's records are partition shares; they
+ * then only time the close delay (gope_prom_conf.no_estimates).
  *
  * The per-policy gauges come from the records themselves: a sink wrapper
  * reads every ope_metrics.v1 line back (cJSON) on its way to --out, after
@@ -48,6 +51,7 @@ typedef struct {
 struct gope_prom_s {
     gope_wallclock_fn clock;
     void *clock_ctx;
+    bool no_estimates; /* records only time the close delay (gope_prom_conf) */
     double start_s;
     gope_sink inner; /* the sink gope_prom_wrap_sink() interposed on */
     policy_gauges *pol;
@@ -146,6 +150,11 @@ static gope_status take_record(gope_prom_t *m, const cJSON *r, gope_err *err)
     if (missing)
         return gope_err_set(err, GOPE_ERR_INPUT, "metrics: ope_metrics.v1 record: %s: missing",
                             missing);
+    m->close_delay_s = m->clock(m->clock_ctx) - end->valuedouble / 1e3;
+    m->have_close_delay = true;
+    m->changed = true;
+    if (m->no_estimates)
+        return GOPE_OK;
     policy_gauges *p = policy_slot(m, policy->valuestring);
     if (!p)
         return gope_err_set(err, GOPE_ERR_NOMEM, "metrics: out of memory");
@@ -162,9 +171,6 @@ static gope_status take_record(gope_prom_t *m, const cJSON *r, gope_err *err)
     p->ess = num_or_nan(cJSON_GetObjectItemCaseSensitive(r, "diagnostics"), "ess");
     p->window_end_s = end->valuedouble / 1e3;
     p->verdict = verdict_of(r);
-    m->close_delay_s = m->clock(m->clock_ctx) - p->window_end_s;
-    m->have_close_delay = true;
-    m->changed = true;
     return GOPE_OK;
 }
 
@@ -380,28 +386,35 @@ static void render_lag(gope_jbuf *b, const gope_prom_t *m)
     }
 }
 
-gope_status gope_prom_render(gope_prom_t *m, const gope_pipeline_stats *stats,
-                                const char **text, size_t *len, gope_err *err)
+/* The series every exporter starts with. */
+static void render_head(gope_jbuf *b, const gope_prom_t *m)
+{
+    gope_jbuf_reset(b);
+    gauge(b, "giftope_up", "1 while the process runs.", 1);
+    gauge(b, "giftope_start_time_seconds", "When the process started (Unix time).",
+          m->start_s);
+}
+
+/* The records' series, lag, delays and ages after the counters, and the
+ * text handed out. */
+static gope_status render_tail(gope_prom_t *m, const char **text, size_t *len, gope_err *err)
 {
     gope_jbuf *b = &m->text;
     double now = m->clock(m->clock_ctx);
-    gope_jbuf_reset(b);
-    gauge(b, "giftope_up", "1 while the consumer runs.", 1);
-    gauge(b, "giftope_start_time_seconds", "When the consumer started (Unix time).",
-          m->start_s);
-    render_pipeline(b, stats);
-    render_estimates(b, m, "giftope_estimate", EST_VALUE,
-                     "Estimated policy value in the latest closed window.");
-    render_estimates(b, m, "giftope_estimate_ci_low", EST_CI_LOW,
-                     "Lower end of the estimate's 95% confidence interval.");
-    render_estimates(b, m, "giftope_estimate_ci_high", EST_CI_HIGH,
-                     "Upper end of the estimate's 95% confidence interval.");
-    render_policy(b, m, "giftope_window_ess", POL_ESS,
-                  "Effective sample size of the policy's weights in the latest window.");
-    render_policy(b, m, "giftope_window_events", POL_N, "Events in the latest window.");
-    render_policy(b, m, "giftope_window_end_timestamp_seconds", POL_END,
-                  "Event-time end of the latest closed window (Unix time).");
-    render_verdicts(b, m);
+    if (!m->no_estimates) {
+        render_estimates(b, m, "giftope_estimate", EST_VALUE,
+                         "Estimated policy value in the latest closed window.");
+        render_estimates(b, m, "giftope_estimate_ci_low", EST_CI_LOW,
+                         "Lower end of the estimate's 95% confidence interval.");
+        render_estimates(b, m, "giftope_estimate_ci_high", EST_CI_HIGH,
+                         "Upper end of the estimate's 95% confidence interval.");
+        render_policy(b, m, "giftope_window_ess", POL_ESS,
+                      "Effective sample size of the policy's weights in the latest window.");
+        render_policy(b, m, "giftope_window_events", POL_N, "Events in the latest window.");
+        render_policy(b, m, "giftope_window_end_timestamp_seconds", POL_END,
+                      "Event-time end of the latest closed window (Unix time).");
+        render_verdicts(b, m);
+    }
     render_lag(b, m);
     if (m->have_close_delay)
         gauge(b, "giftope_window_close_delay_seconds",
@@ -418,6 +431,47 @@ gope_status gope_prom_render(gope_prom_t *m, const gope_pipeline_stats *stats,
     return GOPE_OK;
 }
 
+gope_status gope_prom_render(gope_prom_t *m, const gope_pipeline_stats *stats,
+                                const char **text, size_t *len, gope_err *err)
+{
+    render_head(&m->text, m);
+    render_pipeline(&m->text, stats);
+    return render_tail(m, text, len, err);
+}
+
+static void render_merge(gope_jbuf *b, const gope_prom_merge_stats *s)
+{
+    counter(b, "giftope_merge_lines_read_total", "Lines (messages) read from the partials topic.",
+            s->lines_read);
+    counter(b, "giftope_merge_window_partials_total",
+            "Window partials taken (a later revision of a share replaces the earlier one).",
+            s->window_partials);
+    counter(b, "giftope_merge_duplicate_partials_total",
+            "Window partials dropped: a share seen before with the same or a later revision.",
+            s->duplicate_partials);
+    counter(b, "giftope_merge_progress_lines_total", "Progress lines taken.", s->progress_lines);
+    counter(b, "giftope_records_emitted_total", "Window records (window x policy) emitted.",
+            s->records);
+    const char *name = "giftope_merge_rejected_total";
+    family(b, name, "counter", "Lines of the partials topic refused, by reason.");
+    for (size_t r = 0; r < s->n_reasons; r++) {
+        const char *kv[] = {"reason", s->reason_names[r]};
+        series(b, name, kv, 1);
+        count(b, s->rejected[r]);
+    }
+    gauge(b, "giftope_merge_open_windows",
+          "Windows with partials whose record is not out yet (some partition is behind).",
+          (double)s->open_windows);
+}
+
+gope_status gope_prom_render_merge(gope_prom_t *m, const gope_prom_merge_stats *stats,
+                                   const char **text, size_t *len, gope_err *err)
+{
+    render_head(&m->text, m);
+    render_merge(&m->text, stats);
+    return render_tail(m, text, len, err);
+}
+
 /* ------------------------------------------------------------ the rest */
 
 gope_status gope_prom_new(const gope_prom_conf *conf, gope_prom_t **out,
@@ -428,6 +482,7 @@ gope_status gope_prom_new(const gope_prom_conf *conf, gope_prom_t **out,
         return gope_err_set(err, GOPE_ERR_NOMEM, "metrics: out of memory");
     m->clock = conf && conf->clock ? conf->clock : realtime_s;
     m->clock_ctx = conf ? conf->clock_ctx : NULL;
+    m->no_estimates = conf && conf->no_estimates;
     m->start_s = m->clock(m->clock_ctx);
     *out = m;
     return GOPE_OK;

@@ -21,6 +21,13 @@
  *
  * The lines go to a sink (kafka:TOPIC, or a file) keyed by the instance, so
  * that on Kafka one instance's lines stay in order in one partition.
+ *
+ * With per-partition state (consume --partials --checkpoint) every source
+ * partition has its own pipeline and clock, and its lines say so: window
+ * lines carry "partition", progress lines report one partition at that
+ * partition's own watermark, and both are keyed by the partition. A
+ * partition's lines then stay in order across the members that held it in
+ * turn, and merge counts its share once whoever wrote it.
  */
 #include "gope_ope.h"
 
@@ -177,16 +184,37 @@ static void partitions(gope_partials_t *p, int64_t wm)
     gope_jbuf_raw(b, "]", 1);
 }
 
-static gope_status flush_line(gope_partials_t *p, gope_err *err)
+/* The line in buf to the sink, keyed by the instance, or by the source
+ * partition (`partition` >= 0) so that every line about one partition stays
+ * in order on one partition of a partials topic, whoever wrote it. */
+static gope_status flush_line(gope_partials_t *p, int32_t partition, gope_err *err)
 {
     if (p->buf.oom)
         return gope_err_set(err, GOPE_ERR_NOMEM, "--partials: out of memory");
-    return p->sink.ops->write(p->sink.ctx, p->instance, p->buf.data, p->buf.len, err);
+    char key[16];
+    if (partition >= 0)
+        snprintf(key, sizeof key, "%" PRId32, partition);
+    return p->sink.ops->write(p->sink.ctx, partition >= 0 ? key : p->instance, p->buf.data,
+                              p->buf.len, err);
 }
 
-/* One policy's accumulator of window `w` as a "window" line. */
+/* ,"partitions":[{"partition":P[,"clock":WM]}] for one source partition. */
+static void one_partition(gope_partials_t *p, int32_t partition, int64_t wm)
+{
+    gope_jbuf *b = &p->buf;
+    gope_jbuf_str(b, ",\"partitions\":[{\"partition\":");
+    gope_jbuf_i64(b, partition);
+    if (wm != INT64_MIN) {
+        gope_jbuf_key(b, "clock");
+        gope_jbuf_i64(b, wm);
+    }
+    gope_jbuf_raw(b, "}]", 2);
+}
+
+/* One policy's accumulator of window `w` as a "window" line: the
+ * instance's share, or with `partition` >= 0 that source partition's. */
 static gope_status window_line(gope_partials_t *p, const gope_window_result *w, size_t i,
-                               gope_err *err)
+                               int32_t partition, gope_err *err)
 {
     gope_jbuf *b = &p->buf;
     head(p, "window");
@@ -199,7 +227,13 @@ static gope_status window_line(gope_partials_t *p, const gope_window_result *w, 
     gope_jbuf_quote(b, name, strlen(name));
     gope_jbuf_key(b, "revision");
     gope_jbuf_u64(b, w->revision);
-    partitions(p, INT64_MIN);
+    if (partition >= 0) {
+        gope_jbuf_key(b, "partition");
+        gope_jbuf_i64(b, partition);
+        one_partition(p, partition, INT64_MIN);
+    } else {
+        partitions(p, INT64_MIN);
+    }
     gope_jbuf_key(b, "acc");
     gope_jbuf_raw(b, "[", 1);
     gope_acc_save(p->set, w->accs[i], p->words);
@@ -209,22 +243,53 @@ static gope_status window_line(gope_partials_t *p, const gope_window_result *w, 
         gope_jbuf_str(b, hex);
     }
     gope_jbuf_str(b, "]}");
-    return flush_line(p, err);
+    return flush_line(p, partition, err);
+}
+
+/* A "window" line per policy with events. */
+static gope_status window_lines(gope_partials_t *p, const gope_window_result *w,
+                                int32_t partition, gope_err *err)
+{
+    for (size_t i = 0; i < w->n_policies; i++) {
+        if (gope_acc_n(w->accs[i]) == 0) /* as the records: nothing to add */
+            continue;
+        gope_status st = window_line(p, w, i, partition, err);
+        if (st != GOPE_OK)
+            return st;
+        p->windows++;
+    }
+    return GOPE_OK;
 }
 
 gope_status gope_partials_window(void *ctx, const gope_window_result *w, gope_err *err)
 {
     gope_partials_t *p = ctx;
-    for (size_t i = 0; i < w->n_policies; i++) {
-        if (gope_acc_n(w->accs[i]) == 0) /* as the records: nothing to add */
-            continue;
-        gope_status st = window_line(p, w, i, err);
-        if (st != GOPE_OK)
-            return st;
-        p->windows++;
-    }
     p->due = true;
-    return GOPE_OK;
+    return window_lines(p, w, -1, err);
+}
+
+gope_status gope_partials_window_of(gope_partials_t *p, int32_t partition,
+                                    const gope_window_result *w, gope_err *err)
+{
+    return window_lines(p, w, partition, err);
+}
+
+gope_status gope_partials_progress_of(gope_partials_t *p, int32_t partition, int64_t watermark,
+                                      bool final, gope_err *err)
+{
+    head(p, "progress");
+    gope_jbuf_str(&p->buf, final ? ",\"final\":true" : ",\"final\":false");
+    one_partition(p, partition, watermark);
+    gope_jbuf_raw(&p->buf, "}", 1);
+    gope_status st = flush_line(p, partition, err);
+    if (st == GOPE_OK)
+        p->progress++;
+    return st;
+}
+
+gope_status gope_partials_flush(gope_partials_t *p, gope_err *err)
+{
+    return gope_sink_flush(&p->sink, err);
 }
 
 bool gope_partials_due(const gope_partials_t *p)
@@ -239,7 +304,7 @@ gope_status gope_partials_progress(gope_partials_t *p, int64_t watermark, bool f
     gope_jbuf_str(&p->buf, final ? ",\"final\":true" : ",\"final\":false");
     partitions(p, watermark);
     gope_jbuf_raw(&p->buf, "}", 1);
-    gope_status st = flush_line(p, err);
+    gope_status st = flush_line(p, -1, err);
     if (st != GOPE_OK)
         return st;
     p->due = false;

@@ -3,7 +3,9 @@
  * Lines are written through stdio's buffer; errors surface at the latest on
  * close, where fflush/fclose report them, so a full disk is never silent.
  * Opened for appending (consume --checkpoint: one file over many runs), a
- * partial last line left by a crash is cut before anything is added.
+ * partial last line left by a crash is cut before anything is added; the
+ * restored checkpoint then cuts the file back to the size it saved
+ * (gope_outfile_rewind), so whole lines written after it go too.
  * A pipe, socket or terminal is line-buffered instead: a dashboard reading
  * `consume --out -` gets each record when its window closes, not when a
  * 4 KiB buffer fills. Regular files keep full buffering (replay's speed).
@@ -12,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,6 +142,91 @@ gope_status gope_sink_file_append(const char *path, size_t *cut, gope_sink *out,
     if (cut)
         *cut = 0;
     return make_sink(path, true, cut, out, err);
+}
+
+gope_status gope_outfile_size(const char *path, bool *regular, uint64_t *bytes, gope_err *err)
+{
+    struct stat sb;
+    *regular = false;
+    *bytes = 0;
+    if (strcmp(path, "-") == 0)
+        return GOPE_OK;
+    if (stat(path, &sb) != 0)
+        return gope_err_set(err, GOPE_ERR_IO, "%s: cannot look at the output: %s", path,
+                            strerror(errno));
+    *regular = S_ISREG(sb.st_mode);
+    *bytes = *regular ? (uint64_t)sb.st_size : 0;
+    return GOPE_OK;
+}
+
+/* The complete lines of buf[0..len) that start with `keep` (NULL: none),
+ * moved to its front. @return their bytes. */
+static size_t keep_lines(char *buf, size_t len, const char *keep)
+{
+    size_t kept = 0, klen = keep ? strlen(keep) : 0;
+    for (size_t at = 0; keep && at < len;) {
+        char *nl = memchr(buf + at, '\n', len - at);
+        if (!nl)
+            break;
+        size_t n = (size_t)(nl - (buf + at)) + 1;
+        if (n > klen && memcmp(buf + at, keep, klen) == 0) {
+            memmove(buf + kept, buf + at, n);
+            kept += n;
+        }
+        at += n;
+    }
+    return kept;
+}
+
+/* fd's bytes [from, to) less the lines not kept, written at `from`, and the
+ * file cut after them. The kept lines are written before the cut: a crash
+ * between the two leaves them and the tail of what was there, which the
+ * next restore looks at again. @return the bytes dropped, or -1 with errno. */
+static int64_t cut_tail(int fd, uint64_t from, uint64_t to, const char *keep)
+{
+    size_t len = (size_t)(to - from);
+    char *buf = malloc(len ? len : 1);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ssize_t got = pread(fd, buf, len, (off_t)from);
+    size_t kept = got == (ssize_t)len ? keep_lines(buf, len, keep) : 0;
+    bool ok = got == (ssize_t)len &&
+              (!kept || pwrite(fd, buf, kept, (off_t)from) == (ssize_t)kept) &&
+              ftruncate(fd, (off_t)(from + kept)) == 0;
+    if (got >= 0 && got != (ssize_t)len)
+        errno = EIO; /* the file shrank under us */
+    free(buf);
+    return ok ? (int64_t)(len - kept) : -1;
+}
+
+gope_status gope_outfile_rewind(const char *path, uint64_t bytes, const char *keep,
+                                uint64_t *cut, uint64_t *short_by, gope_err *err)
+{
+    bool regular;
+    uint64_t now;
+    *cut = *short_by = 0;
+    gope_status st = gope_outfile_size(path, &regular, &now, err);
+    if (st != GOPE_OK || !regular || now == bytes)
+        return st;
+    if (now < bytes) {
+        *short_by = bytes - now;
+        return GOPE_OK;
+    }
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int64_t dropped = fd < 0 ? -1 : cut_tail(fd, bytes, now, keep);
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && dropped >= 0) {
+        dropped = -1;
+        saved = errno;
+    }
+    if (dropped < 0)
+        return gope_err_set(err, saved == ENOMEM ? GOPE_ERR_NOMEM : GOPE_ERR_IO,
+                            "%s: cannot cut back to %llu bytes: %s", path,
+                            (unsigned long long)bytes, strerror(saved));
+    *cut = (uint64_t)dropped;
+    return GOPE_OK;
 }
 
 gope_status gope_sink_flush(gope_sink *sink, gope_err *err)

@@ -35,7 +35,17 @@
  * the end of a file, and they stay open in the checkpoint all the same.
  * After a fatal error or an output fault no checkpoint is written: the next
  * run starts from the last good one. File outputs are appended to with a
- * checkpoint (a partial last line cut), so one file holds every run's records.
+ * checkpoint, and the checkpoint saves their sizes: a run restored from it
+ * cuts them back to those sizes first (consume_outputs.c), so one file holds
+ * every run's records, each once, however the runs before it ended.
+ *
+ * --partials with --checkpoint keeps the state per source partition instead
+ * (consume_parts.c): a pipeline per partition, one checkpoint file each in
+ * a DIR the whole group shares, loaded when the partition is assigned to
+ * this member and saved before it is revoked, so partitions can move
+ * between members with exactly-once results (docs/scaling.md). The
+ * instance's own pipeline then takes no input; it only writes the summary
+ * of the partitions' counters.
  */
 #include <signal.h>
 #include <stddef.h>
@@ -48,6 +58,8 @@
 
 #include "commands.h"
 #include "consume_metrics.h"
+#include "consume_outputs.h"
+#include "consume_parts.h"
 #include "consume_streams.h"
 #include "evalrun.h"
 #include "gope_ope.h"
@@ -82,8 +94,8 @@ static const gope_opt consume_table[] = {
     OPT("--metrics-addr", "HOST:PORT", metrics_addr, NULL,
         "serve Prometheus /metrics there (PORT alone: 127.0.0.1; docs/prometheus.md)"),
     OPT("--partials", "FILE|kafka:TOPIC", partials, NULL,
-        "also write each closed window's exact accumulators for `giftope merge` "
-        "(docs/scaling.md)"),
+        "also write each closed window's exact accumulators for `giftope merge`; with "
+        "--checkpoint, state and checkpoints per partition (docs/scaling.md)"),
     {"--quiet", NULL, GOPE_OPT_FLAG, offsetof(consume_opts, quiet), NULL,
      "only warnings and errors on stderr"},
 };
@@ -136,7 +148,9 @@ typedef struct {
     gope_kafka_source_t *ks;
     gope_cstreams *streams;  /* the clock's partitions (saved with their numbers) */
     gope_partials_t *parts;  /* --partials; NULL: none */
+    gope_cparts *cp;         /* --partials with --checkpoint: state per partition */
     const char *topic;       /* --topic, whose partitions --partials reports */
+    gope_coutputs outs;      /* the file outputs, sized with each checkpoint */
     bool restored;           /* this run started from a checkpoint */
     bool dirty;              /* messages taken or records emitted since the last one */
     bool frozen;             /* after an error: the state must not be saved any more */
@@ -145,21 +159,38 @@ typedef struct {
     size_t last_bytes;
 } ckpt_ctx;
 
-/* Records out and durable, then the state with the offsets, then the commit
- * (the commit only feeds lag tools, so its failure is a warning). `wait`:
- * the commit is synchronous (revoke, end of run). A failure freezes the
- * state: nothing after it may be counted as saved. */
-static gope_status take_checkpoint(ckpt_ctx *cc, bool wait, gope_err *err)
+/* Records (and partials) out and durable, then the state with the offsets:
+ * one file for the instance, or with per-partition state one per partition
+ * (`final`: the end of the run, every partition's last progress line). */
+static gope_status save_state(ckpt_ctx *cc, bool final, gope_err *err)
 {
-    if (!cc->dir || cc->frozen || !cc->dirty)
-        return GOPE_OK;
+    if (cc->cp)
+        return gope_cparts_checkpoint(cc->cp, final, err);
     size_t n, n_names;
     const gope_kafka_pos *pos = gope_kafka_source_positions(cc->ks, &n);
     const gope_stream_name *names = gope_cstreams_names(cc->streams, &n_names);
     gope_status st;
-    if ((st = gope_sink_flush(&cc->ev->out, err)) || (st = gope_sink_flush(&cc->ev->dead, err)) ||
-        (st = gope_checkpoint_write(cc->dir, cc->ev->pl, pos, n, names, n_names, &cc->last_bytes,
-                                    err))) {
+    if ((st = gope_sink_flush(&cc->ev->out, err)) ||
+        (st = gope_sink_flush(&cc->ev->dead, err)) ||
+        (st = gope_coutputs_measure(&cc->outs, err)))
+        return st;
+    gope_checkpoint_save s = {.dir = cc->dir, .p = cc->ev->pl, .pos = pos, .n_pos = n,
+                              .streams = names, .n_streams = n_names,
+                              .outputs = cc->outs.now, .n_outputs = cc->outs.n_now};
+    return gope_checkpoint_write_with(&s, &cc->last_bytes, err);
+}
+
+/* The state saved (save_state), then the commit (the commit only feeds lag
+ * tools, so its failure is a warning). `wait`: the commit is synchronous
+ * (revoke, end of run). A failure freezes the state: nothing after it may
+ * be counted as saved. */
+static gope_status take_checkpoint(ckpt_ctx *cc, bool wait, bool final, gope_err *err)
+{
+    bool dirty = cc->dirty || (cc->cp && (final || gope_cparts_dirty(cc->cp)));
+    if (!cc->dir || cc->frozen || !dirty)
+        return GOPE_OK;
+    gope_status st = save_state(cc, final, err);
+    if (st != GOPE_OK) {
         cc->frozen = true;
         return st;
     }
@@ -172,11 +203,15 @@ static gope_status take_checkpoint(ckpt_ctx *cc, bool wait, gope_err *err)
     return GOPE_OK;
 }
 
-/* Partitions are about to go: checkpoint what they gave while they are ours. */
+/* Partitions are about to go: checkpoint what they gave while they are ours.
+ * Per-partition state that was lost is not saved: the group has given the
+ * partitions to another member already, which may have loaded their files
+ * and moved on; it redoes what was processed here since their last
+ * checkpoint. */
 static gope_status on_revoke(void *ctx, bool lost, gope_err *err)
 {
-    (void)lost;
-    return take_checkpoint(ctx, true, err);
+    ckpt_ctx *cc = ctx;
+    return lost && cc->cp ? GOPE_OK : take_checkpoint(cc, true, false, err);
 }
 
 /* A partition assigned or revoked: a stream of the window clock. Its
@@ -185,6 +220,8 @@ static gope_status on_partition(void *ctx, const char *topic, int32_t partition,
                                 gope_err *err)
 {
     ckpt_ctx *cc = ctx;
+    if (cc->cp)
+        return gope_cparts_partition(cc->cp, topic, partition, assigned, now_ms(), err);
     cc->dirty = true;
     gope_status st = cc->parts && strcmp(topic, cc->topic) == 0
                          ? gope_partials_partition(cc->parts, partition, assigned, err)
@@ -194,16 +231,35 @@ static gope_status on_partition(void *ctx, const char *topic, int32_t partition,
                : gope_cstreams_partition(cc->streams, topic, partition, assigned, now_ms(), err);
 }
 
-/* --checkpoint: restore the state of the last checkpoint into the pipeline
- * and number its partitions as it did; *ck keeps its offsets for the
- * source. @return 0, 1 (an unreadable or corrupt checkpoint, out of
+/* A first run with file outputs: a checkpoint of the empty state with
+ * their sizes now, so that a crash before the first regular checkpoint
+ * also has the outputs cut back to where this run started appending.
+ * @return 0 or 1 (printed). */
+static int first_checkpoint(ckpt_ctx *cc)
+{
+    gope_err err = {{0}};
+    gope_status st = cc->outs.n ? gope_coutputs_measure(&cc->outs, &err) : GOPE_OK;
+    gope_checkpoint_save s = {.dir = cc->dir, .p = cc->ev->pl, .outputs = cc->outs.now,
+                              .n_outputs = cc->outs.n_now};
+    if (st == GOPE_OK && cc->outs.n_now)
+        st = gope_checkpoint_write_with(&s, NULL, &err);
+    if (st == GOPE_OK)
+        return 0;
+    fprintf(stderr, "giftope consume: %s\n", err.msg);
+    return 1;
+}
+
+/* --checkpoint: restore the state of the last checkpoint into the pipeline,
+ * number its partitions as it did and cut the file outputs back to their
+ * sizes then; *ck keeps its offsets for the source. @return 0, 1 (an
+ * unreadable or corrupt checkpoint, an output that cannot be cut, out of
  * memory), 2 (one written with other options). */
-static int restore(ckpt_ctx *cc, gope_checkpoint_t **ck)
+static int restore(ckpt_ctx *cc, gope_checkpoint_t **ck, bool quiet)
 {
     gope_err err = {{0}};
     gope_status st = gope_checkpoint_read(cc->dir, ck, &err);
     if (st == GOPE_EOF)
-        return 0;
+        return first_checkpoint(cc);
     if (st == GOPE_OK)
         st = gope_checkpoint_restore(*ck, cc->ev->pl, &err);
     size_t n = 0;
@@ -215,7 +271,15 @@ static int restore(ckpt_ctx *cc, gope_checkpoint_t **ck)
         return st == GOPE_ERR_USAGE ? 2 : 1;
     }
     cc->restored = true;
-    return 0;
+    if (gope_checkpoint_version(*ck) < 3 && cc->outs.n)
+        fprintf(stderr, "giftope consume: %s predates saved output sizes: the outputs are "
+                        "appended to as they are (records after it come again, with the same "
+                        "revision)\n", gope_checkpoint_path(*ck));
+    gope_coutputs_saw(&cc->outs, *ck);
+    if (gope_coutputs_rewind(&cc->outs, "consume", quiet, &err) == GOPE_OK)
+        return 0;
+    fprintf(stderr, "giftope consume: %s\n", err.msg);
+    return 1;
 }
 
 /* librdkafka's logs: warnings and errors always, the rest unless --quiet. */
@@ -261,10 +325,28 @@ static gope_status mark_idle(ckpt_ctx *cc, double now, double *last_check, gope_
     if (now - *last_check < IDLE_CHECK_MS)
         return GOPE_OK;
     *last_check = now;
+    if (cc->cp)
+        return gope_cparts_idle(cc->cp, now, err);
     bool changed;
     gope_status st = gope_cstreams_idle(cc->streams, now, &changed, err);
     cc->dirty |= changed;
     return st;
+}
+
+/* One message into the instance's pipeline on its partition's stream, its
+ * offset stored, and a progress line when windows closed (--partials). */
+static gope_status take_message(gope_eval *ev, ckpt_ctx *cc, const gope_kafka_msg *m, double now,
+                                gope_err *err)
+{
+    uint32_t stream;
+    gope_status st;
+    if ((st = gope_cstreams_message(cc->streams, m->topic, m->partition, now, &stream, err)) ||
+        (st = gope_pipeline_line_on(ev->pl, stream, m->source, &m->line, err)) ||
+        (st = gope_kafka_source_store(cc->ks, err)))
+        return st;
+    return cc->parts && gope_partials_due(cc->parts)
+               ? gope_partials_progress(cc->parts, gope_pipeline_watermark(ev->pl), false, err)
+               : GOPE_OK;
 }
 
 /* Poll, evaluate and store offsets until one of the stops; checkpoint every
@@ -278,7 +360,6 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx
     gope_err err = {{0}};
     uint64_t n = 0;
     double last = now_ms(), last_check = last;
-    uint32_t stream;
     while (!stop_signal) {
         if (max_events && n >= max_events)
             return STOP_MAX;
@@ -288,11 +369,11 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx
             return STOP_FAULT;
         }
         if (cc->dir && now - cc->last_ms >= (double)cc->interval_ms &&
-            take_checkpoint(cc, false, &err)) {
+            take_checkpoint(cc, false, false, &err)) {
             fprintf(stderr, "giftope consume: %s\n", err.msg);
             return STOP_FAULT;
         }
-        if (gope_consume_metrics_tick(cm, ev, ks, cc->written))
+        if (gope_consume_metrics_tick(cm, ev, cc->cp, ks, cc->written))
             return STOP_FAULT;
         gope_kafka_msg m;
         gope_status st = gope_kafka_source_next(ks, POLL_MS, &m, &err);
@@ -306,11 +387,8 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx
             return STOP_FATAL;
         }
         last = now;
-        if (gope_cstreams_message(cc->streams, m.topic, m.partition, now, &stream, &err) ||
-            gope_pipeline_line_on(ev->pl, stream, m.source, &m.line, &err) ||
-            gope_kafka_source_store(ks, &err) ||
-            (cc->parts && gope_partials_due(cc->parts) &&
-             gope_partials_progress(cc->parts, gope_pipeline_watermark(ev->pl), false, &err))) {
+        if (cc->cp ? gope_cparts_message(cc->cp, &m, now, &err) != GOPE_OK
+                   : take_message(ev, cc, &m, now, &err) != GOPE_OK) {
             fprintf(stderr, "giftope consume: %s\n", err.msg);
             return STOP_FAULT;
         }
@@ -333,14 +411,16 @@ static int end_run(ckpt_ctx *cc, gope_eval *ev, stop_reason why)
         return 0;
     }
     bool emit = cc->dir ? why != STOP_SIGNAL : why != STOP_FAULT;
-    gope_status st = emit ? gope_pipeline_finish(ev->pl, &err) : GOPE_OK;
+    gope_status st = !emit  ? GOPE_OK
+                     : cc->cp ? gope_cparts_finish(cc->cp, &err)
+                              : gope_pipeline_finish(ev->pl, &err);
     if (st != GOPE_OK)
         cc->frozen = true;
     cc->dirty |= emit;
-    if (st == GOPE_OK && emit && cc->parts)
+    if (st == GOPE_OK && emit && cc->parts && !cc->cp)
         st = gope_partials_progress(cc->parts, gope_pipeline_watermark(ev->pl), true, &err);
-    if (st == GOPE_OK)
-        st = take_checkpoint(cc, true, &err);
+    if (st == GOPE_OK) /* per-partition state: also each partition's final progress */
+        st = take_checkpoint(cc, true, true, &err);
     if (st == GOPE_OK)
         return 0;
     fprintf(stderr, "giftope consume: %s\n", err.msg);
@@ -379,11 +459,14 @@ static void describe_run(gope_jbuf *b, const consume_opts *o, const gope_eval *e
     if (cc->dir) {
         gope_jbuf_str(b, ",\"checkpoint\":{\"dir\":");
         gope_jbuf_quote(b, cc->dir, strlen(cc->dir));
-        gope_jbuf_str(b, cc->restored ? ",\"restored\":true" : ",\"restored\":false");
+        bool restored = cc->cp ? gope_cparts_restored(cc->cp) : cc->restored;
+        gope_jbuf_str(b, restored ? ",\"restored\":true" : ",\"restored\":false");
+        size_t bytes = cc->last_bytes;
+        uint64_t written = cc->cp ? gope_cparts_written(cc->cp, &bytes) : cc->written;
         gope_jbuf_key(b, "written");
-        gope_jbuf_u64(b, cc->written);
+        gope_jbuf_u64(b, written);
         gope_jbuf_key(b, "bytes");
-        gope_jbuf_u64(b, cc->last_bytes);
+        gope_jbuf_u64(b, bytes);
         gope_jbuf_str(b, "}");
     }
     gope_jbuf_str(b, "}");
@@ -421,13 +504,16 @@ static int check_opts(const consume_opts *o, limits *l)
                          : 0;
 }
 
-/* --partials: one --topic, no checkpoint (a static group, docs/scaling.md);
- * the writer sees every window the pipeline emits. @return 0, 1 or 2. */
-static int open_partials(const consume_opts *o, gope_eval *ev, size_t n_topics, ckpt_ctx *cc)
+/* --partials: one --topic and no --reward-topic (docs/scaling.md). Without
+ * --checkpoint the writer sees every window the instance's pipeline emits
+ * (a static group); with it the state is kept per partition (consume_parts.c),
+ * each partition's pipeline writing its own share. @return 0, 1 or 2. */
+static int open_partials(const consume_opts *o, gope_eval *ev, size_t n_topics, ckpt_ctx *cc,
+                         int64_t idle_ms)
 {
-    if (n_topics != 1 || o->checkpoint) {
-        fputs("giftope consume: --partials takes one --topic, without --reward-topic or "
-              "--checkpoint (docs/scaling.md)\n", stderr);
+    if (n_topics != 1) {
+        fputs("giftope consume: --partials takes one --topic, without --reward-topic "
+              "(docs/scaling.md)\n", stderr);
         return 2;
     }
     char instance[128], host[64] = "";
@@ -442,7 +528,17 @@ static int open_partials(const consume_opts *o, gope_eval *ev, size_t n_topics, 
         return st == GOPE_ERR_USAGE ? 2 : 1;
     }
     cc->topic = o->topic;
-    gope_pipeline_tap(ev->pl, gope_partials_window, cc->parts);
+    if (!o->checkpoint) {
+        gope_pipeline_tap(ev->pl, gope_partials_window, cc->parts);
+        return 0;
+    }
+    gope_cparts_conf cpc = {.dir = o->checkpoint, .topic = o->topic, .ev = ev,
+                            .partials = cc->parts, .outs = &cc->outs, .idle_ms = idle_ms,
+                            .quiet = o->quiet};
+    if (gope_cparts_new(&cpc, &cc->cp, &err) || gope_cparts_rewind(cc->cp, &err)) {
+        fprintf(stderr, "giftope consume: %s\n", err.msg);
+        return 1;
+    }
     return 0;
 }
 
@@ -507,12 +603,13 @@ int gope_cmd_consume(int argc, char **argv)
         goto cleanup;
     streams.pl = ev.pl;
     streams.idle_ms = lim.idle_timeout_ms;
+    gope_coutputs_init(&cc.outs, o.eval.out, o.eval.dead_letter);
     cc.dir = o.checkpoint;
-    if (o.partials && (rc = open_partials(&o, &ev, n_all, &cc)))
+    if (o.partials && (rc = open_partials(&o, &ev, n_all, &cc, lim.idle_timeout_ms)))
         goto cleanup;
-    if (cc.dir && (rc = restore(&cc, &ck)))
+    if (cc.dir && !cc.cp && (rc = restore(&cc, &ck, o.quiet)))
         goto cleanup;
-    if ((rc = gope_consume_metrics_open(&cm, o.metrics_addr, &ev)))
+    if ((rc = gope_consume_metrics_open(&cm, "consume", o.metrics_addr, &ev.out, cc.cp != NULL)))
         goto cleanup;
     gope_kafka_conf kc = {.brokers = o.brokers, .topics = topics, .n_topics = n_all,
                           .group = o.group, .props = props, .n_props = n_props,
@@ -523,6 +620,8 @@ int gope_cmd_consume(int argc, char **argv)
         kc.start = gope_checkpoint_offsets(ck, &kc.n_start);
     gope_status st = gope_kafka_source_open(&kc, &ks, &err);
     cc.ks = ks;
+    if (cc.cp)
+        gope_cparts_source(cc.cp, ks);
     cc.last_ms = now_ms();
     if (st != GOPE_OK) {
         fprintf(stderr, "giftope consume: %s\n", err.msg);
@@ -545,6 +644,11 @@ int gope_cmd_consume(int argc, char **argv)
     if (end_run(&cc, &ev, why))
         rc = 1;
     describe_run(&extra, &o, &ev, topics, n_topics, n_all, why, &cc);
+    if (cc.cp) { /* the summary counts what the partitions' pipelines took in this run */
+        gope_pipeline_stats total;
+        gope_cparts_totals(cc.cp, &total);
+        gope_pipeline_stats_put(ev.pl, &total);
+    }
     if (why != STOP_FAULT && gope_eval_summary(&ev, &extra))
         rc = 1;
     /* the run is over: leaving the group revokes the partitions, which must
@@ -564,6 +668,7 @@ cleanup:
     }
     streams.pl = NULL;
     gope_kafka_source_close(ks, &err);
+    gope_cparts_free(cc.cp); /* after the close, whose revokes still use it */
     gope_cstreams_free(&streams);
     gope_checkpoint_free(ck);
     if (gope_partials_close(cc.parts, &err)) {

@@ -8,18 +8,25 @@
  * (window, policy) with gope_acc_merge and writes the ope_metrics.v1 record
  * (the record code of consume) once every one of the --source-partitions
  * partitions has been reported at a watermark >= the window's end: then no
- * instance can add to it any more. An instance that writes a window again
- * (a later revision) replaces its earlier partial. Lines that are not
+ * instance can add to it any more. A share is an instance's (static group)
+ * or, when the partial names its "partition" (per-partition state, consume
+ * --partials --checkpoint), that source partition's, whichever member wrote
+ * it: partitions move between members, and each one's share is counted once.
+ * A later revision of a share replaces the earlier one; the same revision
+ * again (a member that took a partition over from an older checkpoint writes
+ * the windows after it again) is a duplicate, counted and dropped. Lines that are not
  * partials of the first configuration seen (its fingerprint) are rejected,
  * counted by reason and named on stderr with their Kafka position.
  *
  * The state is in memory and the partials topic is read from its start on
  * every run (nothing is committed): a restarted merge rebuilds the same
- * records. It runs until --idle-exit without a message (or a fatal consumer
- * error); then the windows still incomplete are named on stderr and in the
+ * records. It runs until --idle-exit without a message, SIGINT/SIGTERM (a
+ * merge serving --metrics-addr runs as a service) or a fatal consumer
+ * error; then the windows still incomplete are named on stderr and in the
  * ope_merge_run.v1 summary, the last line of --out.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,12 +39,13 @@
 #include "../jsonbuf.h"
 #include "../record.h"
 #include "commands.h"
+#include "consume_metrics.h"
 #include "gope_ingest.h"
 #include "gope_ope.h"
 #include "options.h"
 
 typedef struct {
-    const char *brokers, *topic, *source_partitions, *group, *out, *idle_exit;
+    const char *brokers, *topic, *source_partitions, *group, *out, *idle_exit, *metrics_addr;
     bool quiet;
 } merge_opts;
 
@@ -50,6 +58,9 @@ static const gope_opt merge_table[] = {
     OPT("--group", "ID", group, "giftope-merge", "consumer group (nothing is committed)"),
     OPT("--out", "FILE|kafka:TOPIC", out, "-", "final window records and the summary"),
     OPT("--idle-exit", "DUR", idle_exit, "10s", "end the run after no message for DUR"),
+    OPT("--metrics-addr", "HOST:PORT", metrics_addr, NULL,
+        "serve Prometheus /metrics there: final estimates, merge's counters (PORT alone: "
+        "127.0.0.1; docs/prometheus.md)"),
     {"--quiet", NULL, GOPE_OPT_FLAG, offsetof(merge_opts, quiet), NULL,
      "only warnings and errors on stderr"},
 };
@@ -60,16 +71,20 @@ static const gope_cmd_spec merge_spec = {
                 "[-X KEY=VALUE]...",
     .about = "Combine the partial window accumulators that consume --partials instances wrote\n"
              "into the final ope_metrics.v1 records, once every source partition has reported\n"
-             "past a window's end. At --idle-exit the incomplete windows are named on stderr\n"
-             "and in the ope_merge_run.v1 summary (docs/scaling.md).\n"
+             "past a window's end. A partial that names its source partition (consume\n"
+             "--partials --checkpoint) is that partition's share, counted once whichever\n"
+             "instance wrote it. At --idle-exit the incomplete windows are named on stderr\n"
+             "and in the ope_merge_run.v1 summary (docs/scaling.md); SIGINT/SIGTERM end\n"
+             "the run the same way.\n"
              "Exit status: 0 success, 1 consumer error or output fault, 2 usage error.",
     .opts = merge_table,
     .n_opts = sizeof merge_table / sizeof merge_table[0],
 };
 
-/* One instance's partial of one (window, policy). */
+/* One share of one (window, policy): a source partition's (per-partition
+ * state, `partition` >= 0) or an instance's (static group, -1). */
 typedef struct {
-    int64_t start, end;
+    int64_t start, end, partition;
     char policy[128], instance[128];
     uint32_t revision;
     bool emitted;   /* its window's record is out (words freed) */
@@ -91,9 +106,19 @@ typedef struct {
     gope_result *res;
     gope_jbuf buf;
     gope_sink out;
-    uint64_t lines, windows, progress, records, rejected[R_COUNT];
+    uint64_t lines, windows, progress, records, duplicates, rejected[R_COUNT];
     bool quiet;
 } merger;
+
+/* The one piece of mutable global state: a signal handler can only tell the
+ * loop to stop through a volatile sig_atomic_t of static storage (C11
+ * 7.14.1.1), as in cmd_consume.c. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
 
 static double now_ms(void)
 {
@@ -174,15 +199,20 @@ static gope_status read_words(merger *m, const cJSON *line, uint64_t **out, gope
     return GOPE_OK;
 }
 
-/* The partial of (window, policy, instance), or a new empty slot. */
+/* Do a and b hold the same share: same window, policy and source
+ * partition, or (instance-keyed) the same instance? */
+static bool same_share(const partial *a, const partial *b)
+{
+    return a->start == b->start && a->end == b->end && !strcmp(a->policy, b->policy) &&
+           a->partition == b->partition && (a->partition >= 0 || !strcmp(a->instance, b->instance));
+}
+
+/* The partial of (window, policy, partition or instance), or a new empty slot. */
 static partial *slot(merger *m, const partial *key, gope_err *err)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        partial *p = &m->v[i];
-        if (p->start == key->start && p->end == key->end && !strcmp(p->policy, key->policy) &&
-            !strcmp(p->instance, key->instance))
-            return p;
-    }
+    for (size_t i = 0; i < m->n; i++)
+        if (same_share(&m->v[i], key))
+            return &m->v[i];
     if (m->n == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 64;
         partial *v = realloc(m->v, cap * sizeof *v);
@@ -209,8 +239,34 @@ static bool emitted(const merger *m, const partial *key)
     return false;
 }
 
-/* A "window" line: keep the instance's latest revision. GOPE_ERR_INPUT for
- * a malformed one; *late when its window's record is out already. */
+/* A partition's share that came again with a revision it had already come
+ * with (or an older one), counted in the record or waiting for it: a member
+ * that took the partition over from an older checkpoint writes the same
+ * windows again. */
+static bool duplicate(const merger *m, const partial *key, int64_t rev)
+{
+    if (key->partition < 0)
+        return false;
+    for (size_t i = 0; i < m->n; i++)
+        if (same_share(&m->v[i], key) && (m->v[i].words || m->v[i].emitted))
+            return m->v[i].revision >= rev;
+    return false;
+}
+
+/* The optional "partition" of a window line into key->partition (-1: none,
+ * the share is the instance's). @return false when malformed. */
+static bool partition_field(const merger *m, const cJSON *line, partial *key)
+{
+    key->partition = -1;
+    if (!cJSON_GetObjectItemCaseSensitive(line, "partition"))
+        return true;
+    return int_field(line, "partition", &key->partition) && key->partition >= 0 &&
+           key->partition < m->n_src;
+}
+
+/* A "window" line: keep the latest revision of each share. GOPE_ERR_INPUT
+ * for a malformed one; *late when its window's record is out already (and
+ * it is not a duplicate of a share counted there). */
 static gope_status take_window(merger *m, const cJSON *line, bool *late, gope_err *err)
 {
     partial key = {0};
@@ -219,8 +275,13 @@ static gope_status take_window(merger *m, const cJSON *line, bool *late, gope_er
     if (!int_field(w, "start", &key.start) || !int_field(w, "end", &key.end) ||
         !str_field(line, "policy", key.policy, sizeof key.policy) ||
         !str_field(line, "instance", key.instance, sizeof key.instance) ||
-        !int_field(line, "revision", &rev) || rev < 0 || rev > UINT32_MAX)
-        return gope_err_set(err, GOPE_ERR_INPUT, "window, policy, instance or revision");
+        !int_field(line, "revision", &rev) || rev < 0 || rev > UINT32_MAX ||
+        !partition_field(m, line, &key))
+        return gope_err_set(err, GOPE_ERR_INPUT, "window, policy, instance, revision or partition");
+    if (duplicate(m, &key, rev)) {
+        m->duplicates++;
+        return GOPE_OK;
+    }
     if ((*late = emitted(m, &key)))
         return GOPE_OK;
     uint64_t *words = NULL;
@@ -397,8 +458,8 @@ static gope_status summary(merger *m, const merge_opts *o, gope_err *err)
         const char *k;
         uint64_t v;
     } n[] = {{"source_partitions", m->n_src}, {"lines_read", m->lines},
-             {"window_partials", m->windows}, {"progress", m->progress},
-             {"records", m->records}};
+             {"window_partials", m->windows}, {"duplicate_partials", m->duplicates},
+             {"progress", m->progress}, {"records", m->records}};
     for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
         gope_jbuf_key(b, n[i].k);
         gope_jbuf_u64(b, n[i].v);
@@ -441,12 +502,42 @@ static void on_log(void *ctx, int level, const char *what, const char *msg)
         fprintf(stderr, "giftope merge: kafka %s: %s\n", what, msg);
 }
 
-/* Read until --idle-exit without a message. @return 0 or 1 (printed). */
-static int merge_loop(merger *m, gope_kafka_source_t *ks, int64_t idle_ms)
+/* Windows with a share waiting for their record: the distinct windows
+ * among the partials not emitted (a few windows' worth). */
+static uint64_t open_windows(const merger *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const partial *p = &m->v[i];
+        bool seen = p->emitted;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !m->v[j].emitted && m->v[j].start == p->start && m->v[j].end == p->end;
+        n += !seen;
+    }
+    return n;
+}
+
+/* The counters for --metrics-addr (gope_merge_stats_fn). */
+static void merge_stats(void *ctx, gope_prom_merge_stats *out)
+{
+    const merger *m = ctx;
+    *out = (gope_prom_merge_stats){.lines_read = m->lines, .window_partials = m->windows,
+                                   .duplicate_partials = m->duplicates,
+                                   .progress_lines = m->progress, .records = m->records,
+                                   .reason_names = rej_names, .rejected = m->rejected,
+                                   .n_reasons = R_COUNT, .open_windows = open_windows(m)};
+}
+
+/* Read until --idle-exit without a message or a signal. @return 0 or 1
+ * (printed). */
+static int merge_loop(merger *m, gope_kafka_source_t *ks, int64_t idle_ms,
+                      gope_consume_metrics *cm)
 {
     gope_err err = {{0}};
     double last = now_ms();
-    for (;;) {
+    while (!stop_signal) {
+        if (gope_merge_metrics_tick(cm, merge_stats, m, ks))
+            return 1;
         gope_kafka_msg msg;
         gope_status st = gope_kafka_source_next(ks, 200, &msg, &err);
         if (st == GOPE_EOF) {
@@ -462,11 +553,12 @@ static int merge_loop(merger *m, gope_kafka_source_t *ks, int64_t idle_ms)
         }
         last = now_ms();
     }
+    return 0;
 }
 
 /* Options, the output and the consumer. @return 0, 1 or 2 (printed). */
 static int open_run(merge_opts *o, const char *const *props, size_t n_props, merger *m,
-                    int64_t *idle_ms, gope_kafka_source_t **ks)
+                    int64_t *idle_ms, gope_kafka_source_t **ks, gope_consume_metrics *cm)
 {
     uint64_t n_src;
     gope_err err = {{0}};
@@ -491,6 +583,11 @@ static int open_run(merge_opts *o, const char *const *props, size_t n_props, mer
     gope_kafka_sink_conf kafka = {.brokers = o->brokers, .props = props, .n_props = n_props,
                                   .log = on_log, .log_ctx = &o->quiet};
     gope_status st = gope_sink_open(o->out, "--out", &kafka, &m->out, &err);
+    if (st == GOPE_OK) {
+        int rc = gope_consume_metrics_open(cm, "merge", o->metrics_addr, &m->out, false);
+        if (rc)
+            return rc;
+    }
     const char *topics[] = {o->topic};
     gope_kafka_conf kc = {.brokers = o->brokers, .topics = topics, .n_topics = 1,
                           .group = o->group, .props = props, .n_props = n_props,
@@ -517,6 +614,8 @@ int gope_cmd_merge(int argc, char **argv)
     gope_kafka_source_t *ks = NULL;
     gope_err err = {{0}};
     int64_t idle_ms = 0;
+    gope_consume_metrics cm = {0};
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 
     if (!props || !rest || !pos) {
         fputs("giftope merge: out of memory\n", stderr);
@@ -531,9 +630,18 @@ int gope_cmd_merge(int argc, char **argv)
         goto cleanup;
     }
     m.quiet = o.quiet;
-    if ((rc = open_run(&o, props, n_props, &m, &idle_ms, &ks)))
+    if ((rc = open_run(&o, props, n_props, &m, &idle_ms, &ks, &cm)))
         goto cleanup;
-    rc = merge_loop(&m, ks, idle_ms);
+    if (cm.http && !o.quiet)
+        fprintf(stderr, "giftope merge: metrics on port %d (%s)\n", gope_prom_http_port(cm.http),
+                o.metrics_addr);
+    stop_signal = 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    rc = merge_loop(&m, ks, idle_ms, &cm);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (summary(&m, &o, &err) != GOPE_OK) {
         fprintf(stderr, "giftope merge: %s\n", err.msg);
         rc = 1;
@@ -547,6 +655,7 @@ cleanup:
         fprintf(stderr, "giftope merge: %s\n", err.msg);
         rc = 1;
     }
+    gope_consume_metrics_close(&cm); /* after the --out sink it wraps */
     merger_free(&m);
     free(pos);
     free(rest);

@@ -14,7 +14,9 @@
  *   - An idle partition stops holding the windows after --idle-timeout:
  *     windows close while it is silent; without the timeout none does.
  *   - With --checkpoint, two runs (SIGTERM between them) write one output
- *     file with both runs' records, a partial last line cut.
+ *     file with both runs' records, a partial last line cut, and both
+ *     runs' summaries (the first, written after its run's last checkpoint,
+ *     stays when the second run cuts the file back to that checkpoint).
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -433,6 +435,7 @@ Test(kafka_join, checkpoint_runs_append_to_one_output_file, .timeout = 120)
     for (const char *p = text; (p = strstr(p, "\"ope_run.v1\"")); p++)
         summaries++;
     cr_expect_eq(summaries, 2, "one summary per run in the one file");
+    cr_expect_eq(tu_num(sum, "lines_read"), 600, "the last summary counts both runs");
     free(text);
 
     FILE *lf = fopen(tu_cli_path(&c, "all.jsonl"), "w");

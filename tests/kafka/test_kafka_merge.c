@@ -19,75 +19,21 @@
 #include <string.h>
 
 #include "clitest.h"
-#include "jsoncmp.h"
 #include "kafkatest.h"
+#include "mergecheck.h"
 #include "spawn.h"
 #include "testutil.h"
 
 #define N_PART 6
 #define N_INST 3
 
-/* ts of the line of `text` starting at `line`. */
-static double ts_of(const char *line)
-{
-    const char *nl = strchr(line, '\n');
-    cJSON *j = cJSON_ParseWithLength(line, nl ? (size_t)(nl - line) : strlen(line));
-    cr_assert(j, "not JSON: %.100s", line);
-    double ts = tu_num(j, "ts");
-    cJSON_Delete(j);
-    return ts;
-}
-
-/* The ope_metrics.v1 records of `path`, by "start/policy"; *summary the
- * last line whose schema is `summary_schema`. */
-static cJSON *records_of(const char *path, const char *summary_schema, cJSON **summary)
-{
-    cJSON *lines = tu_read_jsonl(path);
-    cr_assert(lines, "cannot read %s", path);
-    cJSON *by_key = cJSON_CreateObject();
-    *summary = NULL;
-    cJSON *l;
-    cJSON_ArrayForEach(l, lines) {
-        const char *schema = tu_str(l, "schema");
-        if (strcmp(schema, summary_schema) == 0)
-            *summary = l;
-        if (strcmp(schema, "ope_metrics.v1") != 0)
-            continue;
-        char key[160];
-        snprintf(key, sizeof key, "%.0f/%s", tu_num(l, "window.start"), tu_str(l, "policy"));
-        cr_assert_null(cJSON_GetObjectItemCaseSensitive(by_key, key), "%s: %s twice", path, key);
-        cJSON_AddItemToObject(by_key, key, cJSON_Duplicate(l, true));
-    }
-    cr_assert(*summary, "%s: no %s line", path, summary_schema);
-    *summary = cJSON_Duplicate(*summary, true);
-    cJSON_Delete(lines);
-    return by_key;
-}
-
-/* One sentinel per partition at `ts`. */
-static void produce_sentinels(const char *brokers, const char *topic, double ts)
-{
-    for (int p = 0; p < N_PART; p++) {
-        char line[512];
-        snprintf(line, sizeof line,
-                 "{\"event_id\":\"sentinel-%d\",\"ts\":%.0f,\"user_id\":\"u\","
-                 "\"candidates\":[{\"streamer_id\":\"a\",\"ev\":1.5},"
-                 "{\"streamer_id\":\"b\",\"ev\":0.5}],\"action\":0,\"propensity\":0.5,"
-                 "\"reward\":2}",
-                 p, ts);
-        cr_assert_eq(tk_produce_lines_to(brokers, topic, p, line), 1);
-    }
-}
-
 Test(kafka_merge, three_instances_and_merge_equal_one_instance, .timeout = 240)
 {
     const char *brokers = tk_brokers_or_skip();
-    char topic[96], partials[112], group[112], group1[112], mgroup[112], pspec[128], win[32];
+    char topic[96], partials[112], group[112], pspec[128], win[32];
     tk_unique(topic, sizeof topic, "merge");
     snprintf(partials, sizeof partials, "%s-partials", topic);
     snprintf(group, sizeof group, "%s-g", topic);
-    snprintf(group1, sizeof group1, "%s-one", topic);
-    snprintf(mgroup, sizeof mgroup, "%s-merge", topic);
     snprintf(pspec, sizeof pspec, "kafka:%s", partials);
     tu_cli c;
     tu_cli_init(&c);
@@ -99,17 +45,8 @@ Test(kafka_merge, three_instances_and_merge_equal_one_instance, .timeout = 240)
     snprintf(mout, sizeof mout, "%s/merge.jsonl", c.dir);
     snprintf(sout, sizeof sout, "%s/one.jsonl", c.dir);
 
-    char *text = tk_sim_log(&c, 10, 3000, tu_cli_path(&c, "log.jsonl"));
-    const double first = ts_of(text);
-    const char *last_line = text + strlen(text) - 2;
-    while (last_line > text && *last_line != '\n')
-        last_line--;
-    const double last = ts_of(last_line + 1);
-    cr_assert_gt(last, first);
-    const long long win_s = (long long)((last - first) / 5000) + 1; /* about 5 windows */
-    snprintf(win, sizeof win, "%llds", win_s);
-    tk_create_topic(brokers, topic, N_PART);
-    tk_create_topic(brokers, partials, 1);
+    double sentinel;
+    char *text = tm_setup(&c, brokers, topic, N_PART, partials, 3000, win, &sentinel);
 
     /* three instances, producing only once each holds its partitions */
     pid_t pid[N_INST];
@@ -127,8 +64,7 @@ Test(kafka_merge, three_instances_and_merge_equal_one_instance, .timeout = 240)
     }
     ts_sleep_ms(2000); /* let the cooperative rebalance finish moving partitions */
     cr_assert_eq(tk_produce_lines(brokers, topic, text), 3000);
-    const double sentinel = last + 10.0 * 1000.0 * (double)win_s;
-    produce_sentinels(brokers, topic, sentinel);
+    tm_produce_sentinels(brokers, topic, N_PART, sentinel);
     for (int i = 0; i < N_INST; i++) {
         char *o = ts_wait_for(out[i], "ope_run.v1", 60000);
         cr_assert(o, "instance %d never ended", i);
@@ -153,17 +89,8 @@ Test(kafka_merge, three_instances_and_merge_equal_one_instance, .timeout = 240)
                                   "\"progress\",\"fingerprint\":\"0123456789abcdef\","
                                   "\"partitions\":[{\"partition\":0,\"clock\":9e15}]}\n"),
                  2);
-    const char *merge[] = {"merge", "--brokers", brokers, "--topic", partials,
-                           "--source-partitions", "6", "--group", mgroup, "--idle-exit", "5s",
-                           "--out", mout, NULL};
-    tu_cli_expect(&c, merge, 0, "incomplete");
-    const char *one[] = {"consume", "--brokers", brokers, "--topic", topic, "--group", group1,
-                         "--window", win, "--idle-exit", "5s", "--out", sout, "--quiet", NULL};
-    tu_cli_expect(&c, one, 0, NULL);
-
-    cJSON *ms, *ss;
-    cJSON *got = records_of(mout, "ope_merge_run.v1", &ms);
-    cJSON *want = records_of(sout, "ope_run.v1", &ss);
+    cJSON *ms, *ss, *got, *want;
+    tm_merge_and_one(&c, brokers, topic, partials, "6", win, mout, sout, &got, &ms, &want, &ss);
     cr_expect_eq(tu_num(ss, "accepted"), 3000 + N_PART);
     cr_expect_eq(tu_num(ms, "lines_read"),
                  tu_num(ms, "window_partials") + tu_num(ms, "progress") + 2);
@@ -176,23 +103,11 @@ Test(kafka_merge, three_instances_and_merge_equal_one_instance, .timeout = 240)
         cr_expect_eq(vrc, 0, "%s: schema validation failed (see stdout)", mout);
     /* every record of one instance is merge's, but those of the sentinels'
      * window, which merge names incomplete */
-    int n_final = 0, n_open = 0;
-    const cJSON *w;
-    cJSON_ArrayForEach(w, want) {
-        const cJSON *g = cJSON_GetObjectItemCaseSensitive(got, w->string);
-        if (tu_num(w, "window.end") > sentinel) {
-            cr_expect_null(g, "%s: the sentinels' window is not final", w->string);
-            n_open++;
-            continue;
-        }
-        cr_assert(g, "merge has no record %s", w->string);
-        tu_expect_same_json(g, w, w->string);
-        n_final++;
-    }
+    int n_open;
+    const int n_final = tm_expect_merged(got, want, sentinel, &n_open);
     cr_log_info("%d final records, %d incomplete, %.0f partial lines", n_final, n_open,
                 tu_num(ms, "lines_read"));
     cr_expect_gt(n_final, 8, "several windows of the log");
-    cr_expect_eq(cJSON_GetArraySize(got), n_final, "merge wrote only final windows");
     cr_expect_eq(cJSON_GetArraySize(tu_get(ms, "incomplete")), n_open);
     cJSON_Delete(got);
     cJSON_Delete(want);

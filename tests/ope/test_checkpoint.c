@@ -9,7 +9,9 @@
  * the same file. Then every way a file can be bad: missing, truncated at
  * every length, a flipped bit anywhere, another format version, another
  * configuration; and every allocation failure while writing and restoring.
- * The runs join rewards (format version 2): feed_join() gives decisions
+ * Format version 3 adds the file outputs' sizes (OUTS); a version 2 file
+ * still loads, without them.
+ * The runs join rewards: feed_join() gives decisions
  * waiting for rewards on two streams, rewards on two more (joined, early,
  * orphaned), a stream that is assigned and idle and one that goes idle and
  * comes back, so the JOIN and CLCK sections carry real state.
@@ -391,6 +393,42 @@ Test(checkpoint, missing_is_eof_not_an_error)
     tu_rmtree(dir);
 }
 
+/* consume --partials --checkpoint: one file per partition, under its own
+ * name, holding that partition's offset; it restores like state.ckpt. */
+Test(checkpoint, a_named_file_per_partition_round_trips)
+{
+    char *dir = tu_tmpdir();
+    run a, b;
+    gope_err err = {{0}};
+    cr_assert_eq(run_open(&a, 8000, 2000), GOPE_OK);
+    cr_assert_eq(feed(&a, 0, 700), GOPE_OK);
+    const gope_kafka_pos pos = {"alloc", 3, 99};
+    const gope_stream_name own = {"alloc", 3, 0};
+    cr_assert_eq(gope_checkpoint_write_as(dir, "alloc.3.ckpt", a.p, &pos, 1, &own, 1, NULL, &err),
+                 GOPE_OK, "%s", err.msg);
+    size_t n;
+    cr_expect_null(read_ckpt(dir, &n), "not state.ckpt");
+    gope_checkpoint_t *c = NULL;
+    cr_expect_eq(gope_checkpoint_read_as(dir, "alloc.4.ckpt", &c, &err), GOPE_EOF);
+    cr_assert_eq(gope_checkpoint_read_as(dir, "alloc.3.ckpt", &c, &err), GOPE_OK, "%s", err.msg);
+    const gope_kafka_pos *back = gope_checkpoint_offsets(c, &n);
+    cr_assert_eq(n, 1);
+    cr_expect(back[0].partition == 3 && back[0].offset == 99);
+    cr_assert_eq(run_open(&b, 8000, 2000), GOPE_OK);
+    cr_assert_eq(gope_checkpoint_restore(c, b.p, &err), GOPE_OK, "%s", err.msg);
+    const gope_stream_name *sn = gope_checkpoint_streams(c, &n);
+    cr_assert_eq(n, 1);
+    cr_expect(sn[0].partition == 3 && sn[0].stream == 0);
+    gope_checkpoint_free(c);
+    size_t a_out = a.out_m.len, a_dead = a.dead_m.len;
+    cr_assert_eq(feed(&a, 700, 1500), GOPE_OK);
+    cr_assert_eq(feed(&b, 700, 1500), GOPE_OK);
+    expect_same_tail(&a, &b, a_out, a_dead);
+    run_close(&a);
+    run_close(&b);
+    tu_rmtree(dir);
+}
+
 /* A valid checkpoint in a new directory; *data its bytes. */
 static char *valid_checkpoint(char **data, size_t *len)
 {
@@ -642,4 +680,84 @@ Test(checkpoint, accumulator_words_round_trip_and_impossible_ones_are_refused)
     free(w);
     free(w2);
     gope_estset_free(set);
+}
+
+Test(checkpoint, the_outputs_sizes_round_trip)
+{
+    char *dir = tu_tmpdir();
+    run a, b;
+    gope_err err = {{0}};
+    cr_assert_eq(run_open(&a, 8000, 2000), GOPE_OK);
+    cr_assert_eq(feed(&a, 0, 300), GOPE_OK);
+    const gope_kafka_pos pos = {"alloc", 0, 7};
+    const gope_stream_name own = {"alloc", 0, 0};
+    const gope_ckpt_output outs[] = {{"/data/out.jsonl", 1234567890123ULL}, {"dead.jsonl", 0}};
+    gope_checkpoint_save sv = {.dir = dir, .p = a.p, .pos = &pos, .n_pos = 1, .streams = &own,
+                               .n_streams = 1, .outputs = outs, .n_outputs = 2};
+    cr_assert_eq(gope_checkpoint_write_with(&sv, NULL, &err), GOPE_OK, "%s", err.msg);
+    gope_checkpoint_t *c = NULL;
+    cr_assert_eq(gope_checkpoint_read(dir, &c, &err), GOPE_OK, "%s", err.msg);
+    cr_expect_eq(gope_checkpoint_version(c), 3);
+    size_t n;
+    const gope_ckpt_output *back = gope_checkpoint_outputs(c, &n);
+    cr_assert_eq(n, 2);
+    cr_expect_str_eq(back[0].path, "/data/out.jsonl");
+    cr_expect_eq(back[0].bytes, 1234567890123ULL);
+    cr_expect_str_eq(back[1].path, "dead.jsonl");
+    cr_expect_eq(back[1].bytes, 0);
+    cr_assert_eq(run_open(&b, 8000, 2000), GOPE_OK);
+    cr_expect_eq(gope_checkpoint_restore(c, b.p, &err), GOPE_OK, "%s", err.msg);
+    gope_checkpoint_free(c);
+    run_close(&a);
+    run_close(&b);
+    tu_rmtree(dir);
+}
+
+static void put32(unsigned char *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t le32_of(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* A version 2 file is a version 3 one without its (empty) OUTS section:
+ * forged from a valid checkpoint, it must load, with no outputs. */
+Test(checkpoint, a_version_2_file_loads_without_output_sizes)
+{
+    char *data;
+    size_t len;
+    char *dir = valid_checkpoint(&data, &len);
+    unsigned char *d = (unsigned char *)data;
+    size_t offs_end = 32 + 16 + le32_of(d + 32 + 8); /* OFFS: tag, version, u64 length, body */
+    cr_assert_eq(memcmp(d + offs_end, "OUTS", 4), 0, "OUTS follows OFFS");
+    const size_t outs_len = 16 + 4; /* header and a zero count */
+    cr_assert_eq(le32_of(d + offs_end + 8), 4, "an empty OUTS section");
+    memmove(d + offs_end, d + offs_end + outs_len, len - offs_end - outs_len);
+    len -= outs_len;
+    put32(d + 8, 2);
+    put32(d + 16, (uint32_t)(len - 32));
+    put32(d + 24, crc32_bits(d + 32, len - 32));
+    put32(d + 28, crc32_bits(d, 28));
+    char path[600];
+    snprintf(path, sizeof path, "%s/state.ckpt", dir);
+    cr_assert(tu_write_file(path, data, len));
+    gope_checkpoint_t *c = NULL;
+    gope_err err = {{0}};
+    cr_assert_eq(gope_checkpoint_read(dir, &c, &err), GOPE_OK, "%s", err.msg);
+    cr_expect_eq(gope_checkpoint_version(c), 2);
+    size_t n = 9;
+    gope_checkpoint_outputs(c, &n);
+    cr_expect_eq(n, 0);
+    run r;
+    cr_assert_eq(run_open(&r, 8000, 2000), GOPE_OK);
+    cr_expect_eq(gope_checkpoint_restore(c, r.p, &err), GOPE_OK, "%s", err.msg);
+    cr_expect_gt(gope_pipeline_stats_get(r.p)->decisions_pending, 0, "the state came back");
+    gope_checkpoint_free(c);
+    run_close(&r);
+    free(data);
+    tu_rmtree(dir);
 }

@@ -4,7 +4,8 @@
  * per-policy gauges read back from records on their way to the output (and
  * the records passed on unchanged), label escaping, NaN for null estimates,
  * agreement verdicts, lag, window close delay and checkpoint age, and
- * allocation failures. A fixed clock makes the text exact. The same text
+ * allocation failures; partial records (no per-policy series) and merge's
+ * counters. A fixed clock makes the text exact. The same text
  * goes through `promtool check metrics` in tests/kafka/test_kafka_prometheus.c,
  * where the Prometheus package is installed with the broker.
  */
@@ -63,15 +64,20 @@ typedef struct {
     gope_pipeline_stats stats;
 } fixture;
 
-static void setup(fixture *f, double now)
+static void setup_as(fixture *f, double now, bool partial)
 {
     memset(f, 0, sizeof *f);
     f->now = now;
     f->sink = (gope_sink){.ops = &cap_ops, .ctx = &f->cap};
     gope_err err = {{0}};
-    gope_prom_conf conf = {.clock = fixed_clock, .clock_ctx = &f->now};
+    gope_prom_conf conf = {.clock = fixed_clock, .clock_ctx = &f->now, .no_estimates = partial};
     cr_assert_eq(gope_prom_new(&conf, &f->m, &err), GOPE_OK, "%s", err.msg);
     gope_prom_wrap_sink(f->m, &f->sink);
+}
+
+static void setup(fixture *f, double now)
+{
+    setup_as(f, now, false);
 }
 
 static void write_line(fixture *f, const char *line, gope_status want)
@@ -310,9 +316,67 @@ static gope_status op_metrics(void)
         st = sink.ops->write(sink.ctx, "k", record, strlen(record), &err);
     if (st == GOPE_OK)
         st = gope_prom_render(m, &stats, &text, &len, &err);
+    gope_prom_merge_stats ms = {.records = 1};
+    if (st == GOPE_OK)
+        st = gope_prom_render_merge(m, &ms, &text, &len, &err);
     gope_sink_close(&sink, &err);
     gope_prom_free(m);
     return st;
 }
 
 Test(metrics_prom, allocation_failures) { fa_exhaust(op_metrics, "metrics"); }
+
+Test(metrics_prom, partial_records_time_the_close_delay_only)
+{
+    fixture f;
+    setup_as(&f, 1735693210.0, true);
+    write_line(&f, record, GOPE_OK);
+    cr_expect_str_eq(f.cap.last, record, "the record passes unchanged");
+    cr_expect(gope_prom_changed(f.m));
+    f.stats.lines_read = 9;
+    const char *t = render(&f);
+    expect_line(t, "giftope_window_close_delay_seconds 10");
+    expect_line(t, "giftope_lines_read_total 9");
+    cr_expect_null(strstr(t, "giftope_estimate"), "%s", t);
+    cr_expect_null(strstr(t, "giftope_window_ess"), "%s", t);
+    cr_expect_null(strstr(t, "giftope_agreement_verdict"), "%s", t);
+    teardown(&f);
+}
+
+Test(metrics_prom, merge_counters_and_the_final_records_gauges)
+{
+    fixture f;
+    setup(&f, 1735693300.0);
+    write_line(&f, record, GOPE_OK);
+    const char *const reasons[] = {"invalid_json", "after_final"};
+    const uint64_t rejected[] = {2, 0};
+    gope_prom_merge_stats ms = {.lines_read = 40, .window_partials = 30,
+                                .duplicate_partials = 3, .progress_lines = 5, .records = 8,
+                                .reason_names = reasons, .rejected = rejected, .n_reasons = 2,
+                                .open_windows = 4};
+    const char *t;
+    size_t len;
+    gope_err err = {{0}};
+    cr_assert_eq(gope_prom_render_merge(f.m, &ms, &t, &len, &err), GOPE_OK, "%s", err.msg);
+    cr_expect_eq(strlen(t), len);
+    const char *lines[] = {
+        "giftope_up 1",
+        "giftope_merge_lines_read_total 40",
+        "giftope_merge_window_partials_total 30",
+        "giftope_merge_duplicate_partials_total 3",
+        "giftope_merge_progress_lines_total 5",
+        "giftope_records_emitted_total 8",
+        "giftope_merge_rejected_total{reason=\"invalid_json\"} 2",
+        "giftope_merge_rejected_total{reason=\"after_final\"} 0",
+        "giftope_merge_open_windows 4",
+        "# TYPE giftope_merge_open_windows gauge",
+        "# TYPE giftope_merge_rejected_total counter",
+        "giftope_estimate{policy=\"ucb\",estimator=\"snips\"} 0.25",
+        "giftope_window_ess{policy=\"ucb\"} 226.5",
+        "giftope_window_close_delay_seconds 100",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        expect_line(t, lines[i]);
+    cr_expect_null(strstr(t, "giftope_events_accepted_total"), "no pipeline counters: %s", t);
+    teardown(&f);
+}

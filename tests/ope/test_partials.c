@@ -3,7 +3,8 @@
  * the accumulator words read back into the same accumulator bit for bit,
  * policies without events write nothing, progress lines carry the held
  * partitions at the watermark, the fingerprint follows the configuration,
- * and the lines pass schemas/ope_partial.v1.schema.json (suite partials).
+ * per-partition lines name their one partition, and the lines pass
+ * schemas/ope_partial.v1.schema.json (suite partials).
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -157,11 +158,25 @@ Test(partials, lines_match_their_schema)
                             .n_policies = n_pol, .revision = 2};
     cr_assert_eq(gope_partials_window(p, &w, &err), GOPE_OK, "%s", err.msg);
     cr_assert_eq(gope_partials_progress(p, 60000, true, &err), GOPE_OK, "%s", err.msg);
+    /* per-partition state: partition 3's own share and clock */
+    cr_assert_eq(gope_partials_window_of(p, 3, &w, &err), GOPE_OK, "%s", err.msg);
+    cr_assert_eq(gope_partials_progress_of(p, 3, 45000, false, &err), GOPE_OK, "%s", err.msg);
+    cr_assert_eq(gope_partials_flush(p, &err), GOPE_OK, "%s", err.msg);
     cr_assert_eq(gope_partials_close(p, &err), GOPE_OK);
 
     cJSON *lines = tu_read_jsonl(f.path);
     cr_assert(lines);
-    cr_assert_eq((size_t)cJSON_GetArraySize(lines), n_pol + 2, "progress, windows, progress");
+    cr_assert_eq((size_t)cJSON_GetArraySize(lines), 2 * n_pol + 3,
+                 "progress, windows, progress, partition 3's windows and progress");
+    const cJSON *own = cJSON_GetArrayItem(lines, (int)n_pol + 2);
+    cr_expect_eq(tu_num(own, "partition"), 3);
+    cr_expect_eq(cJSON_GetArraySize(tu_get(own, "partitions")), 1);
+    const cJSON *own_prog = cJSON_GetArrayItem(lines, 2 * (int)n_pol + 2);
+    cr_expect_str_eq(tu_str(own_prog, "kind"), "progress");
+    cr_expect_eq(cJSON_GetArraySize(tu_get(own_prog, "partitions")), 1, "partition 3 alone");
+    cr_expect_eq(tu_num(cJSON_GetArrayItem(tu_get(own_prog, "partitions"), 0), "clock"), 45000);
+    cr_expect_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(lines, 1), "partition"),
+                   "an instance's share names no partition");
     cr_expect_null(cJSON_GetObjectItemCaseSensitive(
                        cJSON_GetArrayItem(tu_get(cJSON_GetArrayItem(lines, 0), "partitions"), 0),
                        "clock"),
@@ -192,14 +207,28 @@ Test(partials, lines_match_their_schema)
     fixture_done(&f);
 }
 
-Test(partials, consume_refuses_partials_with_a_checkpoint)
+Test(partials, consume_refuses_partials_with_a_reward_topic_not_metrics_and_a_checkpoint)
 {
-    /* the static-group limit: partials and checkpoints do not mix yet */
+    /* rewards on their own topic would have to be co-partitioned
+     * (docs/scaling.md); the metrics sum the partitions' pipelines */
     char *dir = tu_tmpdir();
     char ck[600];
     snprintf(ck, sizeof ck, "%s/ck", dir);
-    const char *args[] = {"consume", "--brokers", "127.0.0.1:1", "--topic", "t",
-                          "--group", "g", "--partials", "p.jsonl", "--checkpoint", ck, NULL};
-    cr_expect_eq(tu_run(args, dir, NULL, NULL, NULL), 2);
+    const char *rewards[] = {"consume", "--brokers", "127.0.0.1:1", "--topic", "t",
+                             "--reward-topic", "r", "--group", "g", "--partials", "p.jsonl",
+                             "--checkpoint", ck, NULL};
+    char err[700];
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    cr_expect_eq(tu_run(rewards, dir, NULL, NULL, err), 2);
+    char *text = tu_read_file(err, NULL);
+    cr_expect(text && strstr(text, "without --reward-topic"), "%s", text ? text : "");
+    free(text);
+    const char *metrics[] = {"consume", "--brokers", "127.0.0.1:1", "--topic", "t",
+                             "--group", "g", "--partials", "p.jsonl", "--checkpoint", ck,
+                             "--metrics-addr", "0", "--idle-exit", "1s", NULL};
+    cr_expect_eq(tu_run(metrics, dir, NULL, NULL, err), 0);
+    text = tu_read_file(err, NULL);
+    cr_expect(text && strstr(text, "metrics on port "), "%s", text ? text : "");
+    free(text);
     tu_rmtree(dir);
 }

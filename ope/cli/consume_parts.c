@@ -1,0 +1,497 @@
+/*
+ * consume_parts.c — per-partition state for consume --partials --checkpoint
+ * (consume_parts.h, docs/scaling.md).
+ *
+ * A member holds a handful of partitions, so the table is an array of
+ * pointers searched linearly (a pipeline's tap keeps a pointer to its
+ * entry, so entries never move). The counters of the summary are this
+ * run's share: each pipeline's counters less those its checkpoint brought,
+ * so that the summaries of all members add up to the messages read, each
+ * once, when no member crashed.
+ */
+#include "consume_parts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One partition held: its pipeline and where its progress stands. */
+typedef struct {
+    gope_cparts *owner;
+    int32_t partition;
+    gope_pipeline_t *pl;
+    gope_pipeline_stats base; /* the counters its checkpoint brought */
+    double last_ms;           /* wall time of its last message, or of its assignment */
+    int64_t reported;         /* the watermark of its last progress line */
+    bool dirty;               /* changed since its last checkpoint */
+    bool due;                 /* windows written since its last progress line */
+    gope_ckpt_output *carried; /* other instances' output sizes from its file (paths owned) */
+    size_t n_carried;
+} cpart;
+
+struct gope_cparts_s {
+    gope_cparts_conf conf;
+    gope_kafka_source_t *ks;
+    cpart **v;
+    size_t n, cap;
+    gope_pipeline_stats done; /* this run's counters of the partitions dropped */
+    uint64_t written;
+    size_t bytes;
+    bool restored;            /* a partition was loaded from its checkpoint */
+};
+
+gope_status gope_cparts_new(const gope_cparts_conf *conf, gope_cparts **out, gope_err *err)
+{
+    gope_cparts *c = calloc(1, sizeof *c);
+    if (!c)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "consume: out of memory");
+    c->conf = *conf;
+    *out = c;
+    return GOPE_OK;
+}
+
+#define START_TAG "outputs-" /* TOPIC.outputs-HASH.ckpt: an instance's start */
+
+/* Is `name` TOPIC.PARTITION.ckpt or TOPIC.outputs-HASH.ckpt of c's topic? */
+static bool is_file_of(const gope_cparts *c, const char *name)
+{
+    size_t t = strlen(c->conf.topic);
+    if (strncmp(name, c->conf.topic, t) != 0 || name[t] != '.')
+        return false;
+    const char *p = name + t + 1;
+    bool start = strncmp(p, START_TAG, strlen(START_TAG)) == 0;
+    if (start)
+        p += strlen(START_TAG);
+    const char *end = p + strspn(p, start ? "0123456789abcdef" : "0123456789");
+    return end > p && strcmp(end, ".ckpt") == 0;
+}
+
+/* The outputs' sizes as this instance starts (after the cut), in a file of
+ * their own named after their paths (FNV-1a): a crash before the
+ * instance's first checkpoint round then still has them cut back to here.
+ * The file holds the instance's pipeline, which takes no input. */
+static gope_status save_start(gope_cparts *c, gope_err *err)
+{
+    gope_coutputs *o = c->conf.outs;
+    gope_status st = gope_coutputs_measure(o, err);
+    if (st != GOPE_OK || !o->n_now)
+        return st;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < o->n; i++) /* each with its NUL: "a","bc" is not "ab","c" */
+        for (size_t k = 0, n = strlen(o->path[i]); k <= n; k++)
+            h = (h ^ (unsigned char)o->path[i][k]) * 0x100000001b3ULL;
+    char name[320];
+    if ((size_t)snprintf(name, sizeof name, "%s." START_TAG "%016" PRIx64 ".ckpt",
+                         c->conf.topic, h) >= sizeof name)
+        return gope_err_set(err, GOPE_ERR_USAGE, "checkpoint name too long for topic %s",
+                            c->conf.topic);
+    gope_checkpoint_save sv = {.dir = c->conf.dir, .name = name, .p = c->conf.ev->pl,
+                               .outputs = o->now, .n_outputs = o->n_now};
+    return gope_checkpoint_write_with(&sv, NULL, err);
+}
+
+gope_status gope_cparts_rewind(gope_cparts *c, gope_err *err)
+{
+    DIR *d = opendir(c->conf.dir); /* none yet: a first run */
+    if (!d && errno != ENOENT)
+        return gope_err_set(err, GOPE_ERR_IO, "%s: cannot list: %s", c->conf.dir,
+                            strerror(errno));
+    gope_status st = GOPE_OK;
+    for (struct dirent *e; d && st == GOPE_OK && (e = readdir(d));) {
+        gope_checkpoint_t *ck = NULL;
+        if (!is_file_of(c, e->d_name))
+            continue;
+        st = gope_checkpoint_read_as(c->conf.dir, e->d_name, &ck, err);
+        if (st == GOPE_OK)
+            gope_coutputs_saw(c->conf.outs, ck);
+        gope_checkpoint_free(ck);
+        if (st == GOPE_EOF) /* removed since the listing: it holds nothing then */
+            st = GOPE_OK;
+    }
+    if (d)
+        closedir(d);
+    if (st == GOPE_OK)
+        st = gope_coutputs_rewind(c->conf.outs, "consume", c->conf.quiet, err);
+    return st == GOPE_OK ? save_start(c, err) : st;
+}
+
+void gope_cparts_source(gope_cparts *c, gope_kafka_source_t *ks)
+{
+    c->ks = ks;
+}
+
+/* `to` += now - base, counter by counter (not the join's gauges: they are
+ * the partitions' held now); the event-time range is widened. */
+static void add_delta(gope_pipeline_stats *to, const gope_pipeline_stats *now,
+                      const gope_pipeline_stats *base)
+{
+    if (now->accepted > base->accepted) {
+        if (!to->accepted || now->min_ts < to->min_ts)
+            to->min_ts = now->min_ts;
+        if (!to->accepted || now->max_ts > to->max_ts)
+            to->max_ts = now->max_ts;
+    }
+    to->lines_read += now->lines_read - base->lines_read;
+    to->accepted += now->accepted - base->accepted;
+    to->rejected += now->rejected - base->rejected;
+    to->late += now->late - base->late;
+    to->windows += now->windows - base->windows;
+    to->records += now->records - base->records;
+    for (int r = 0; r < GOPE_R_COUNT; r++)
+        to->by_reason[r] += now->by_reason[r] - base->by_reason[r];
+    to->rewards_joined += now->rewards_joined - base->rewards_joined;
+    to->decisions_defaulted += now->decisions_defaulted - base->decisions_defaulted;
+    to->rewards_orphaned += now->rewards_orphaned - base->rewards_orphaned;
+}
+
+/* The pipeline's tap: its windows are the partition's share. */
+static gope_status on_window(void *ctx, const gope_window_result *w, gope_err *err)
+{
+    cpart *cp = ctx;
+    cp->due = true;
+    return gope_partials_window_of(cp->owner->conf.partials, cp->partition, w, err);
+}
+
+/* DIR/TOPIC.PARTITION.ckpt's NAME part. */
+static gope_status file_name(const gope_cparts *c, int32_t partition, char *buf, size_t size,
+                             gope_err *err)
+{
+    if ((size_t)snprintf(buf, size, "%s.%" PRId32 ".ckpt", c->conf.topic, partition) >= size)
+        return gope_err_set(err, GOPE_ERR_USAGE, "checkpoint name too long for topic %s",
+                            c->conf.topic);
+    return GOPE_OK;
+}
+
+static void free_carried(cpart *cp)
+{
+    for (size_t i = 0; i < cp->n_carried; i++)
+        free((char *)cp->carried[i].path);
+    free(cp->carried);
+    cp->carried = NULL;
+    cp->n_carried = 0;
+}
+
+static bool is_ours(const gope_coutputs *o, const char *path)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->path[i], path) == 0)
+            return true;
+    return false;
+}
+
+/* The output sizes of ck that are not this instance's, kept in cp to be
+ * saved again with its file. @return GOPE_OK; GOPE_ERR_NOMEM. */
+static gope_status carry(const gope_cparts *c, cpart *cp, const gope_checkpoint_t *ck,
+                         gope_err *err)
+{
+    size_t n;
+    const gope_ckpt_output *outs = gope_checkpoint_outputs(ck, &n);
+    cp->carried = calloc(n ? n : 1, sizeof *cp->carried);
+    if (!cp->carried)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "consume: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (is_ours(c->conf.outs, outs[i].path))
+            continue;
+        char *path = strdup(outs[i].path);
+        if (!path)
+            return gope_err_set(err, GOPE_ERR_NOMEM, "consume: out of memory");
+        cp->carried[cp->n_carried++] = (gope_ckpt_output){.path = path, .bytes = outs[i].bytes};
+    }
+    return GOPE_OK;
+}
+
+/* The partition's checkpoint, if any, into cp's fresh pipeline; the source
+ * starts the partition at its offset (at the committed one without a
+ * file). */
+static gope_status load(gope_cparts *c, cpart *cp, gope_err *err)
+{
+    char name[300];
+    gope_checkpoint_t *ck = NULL;
+    gope_status st = file_name(c, cp->partition, name, sizeof name, err);
+    if (st == GOPE_OK)
+        st = gope_checkpoint_read_as(c->conf.dir, name, &ck, err);
+    if (st == GOPE_EOF)
+        return gope_kafka_source_start_at(c->ks, c->conf.topic, cp->partition, -1, err);
+    if (st == GOPE_OK)
+        st = gope_checkpoint_restore(ck, cp->pl, err);
+    if (st == GOPE_OK)
+        st = carry(c, cp, ck, err);
+    size_t n = 0;
+    const gope_kafka_pos *pos = st == GOPE_OK ? gope_checkpoint_offsets(ck, &n) : NULL;
+    int64_t offset = -1;
+    for (size_t i = 0; i < n; i++)
+        if (pos[i].partition == cp->partition && strcmp(pos[i].topic, c->conf.topic) == 0)
+            offset = pos[i].offset;
+    if (st == GOPE_OK && offset < 0)
+        st = gope_err_set(err, GOPE_ERR_INPUT, "%s: holds no offset of %s/%" PRId32,
+                          gope_checkpoint_path(ck), c->conf.topic, cp->partition);
+    if (st == GOPE_OK)
+        st = gope_kafka_source_start_at(c->ks, c->conf.topic, cp->partition, offset, err);
+    c->restored |= st == GOPE_OK;
+    if (st == GOPE_OK && !c->conf.quiet)
+        fprintf(stderr, "giftope consume: partition %" PRId32 " resumed from %s at offset %" PRId64
+                        "\n", cp->partition, gope_checkpoint_path(ck), offset);
+    gope_checkpoint_free(ck);
+    return st;
+}
+
+/* A new entry for `partition` with its own pipeline, loaded. */
+static gope_status add(gope_cparts *c, int32_t partition, double now, gope_err *err)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 8;
+        cpart **v = realloc(c->v, cap * sizeof *v);
+        if (!v)
+            return gope_err_set(err, GOPE_ERR_NOMEM, "consume: out of memory");
+        c->v = v;
+        c->cap = cap;
+    }
+    cpart *cp = calloc(1, sizeof *cp);
+    if (!cp)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "consume: out of memory");
+    *cp = (cpart){.owner = c, .partition = partition, .last_ms = now, .reported = INT64_MIN};
+    gope_eval *ev = c->conf.ev;
+    gope_status st = gope_pipeline_new(&ev->pc, ev->pol, ev->set,
+                                       ev->agree ? &ev->agree_out : &ev->out, &ev->dead, &cp->pl,
+                                       err);
+    if (st == GOPE_OK) {
+        gope_pipeline_tap(cp->pl, on_window, cp);
+        st = load(c, cp, err);
+    }
+    /* a partition without a checkpoint holds its clock until its first message */
+    if (st == GOPE_OK && gope_pipeline_clock(cp->pl) == INT64_MIN)
+        st = gope_pipeline_stream_add(cp->pl, 0, err);
+    if (st != GOPE_OK) {
+        gope_pipeline_free(cp->pl);
+        free_carried(cp);
+        free(cp);
+        return st;
+    }
+    cp->base = *gope_pipeline_stats_get(cp->pl);
+    c->v[c->n++] = cp;
+    return GOPE_OK;
+}
+
+static size_t find(const gope_cparts *c, int32_t partition)
+{
+    size_t i = 0;
+    while (i < c->n && c->v[i]->partition != partition)
+        i++;
+    return i;
+}
+
+/* Drop entry i; its counters join the run's. */
+static void drop(gope_cparts *c, size_t i)
+{
+    cpart *cp = c->v[i];
+    add_delta(&c->done, gope_pipeline_stats_get(cp->pl), &cp->base);
+    gope_pipeline_free(cp->pl);
+    free_carried(cp);
+    free(cp);
+    c->v[i] = c->v[--c->n];
+}
+
+/* Only --topic's partitions have state: --partials takes one topic. */
+static gope_status check_topic(const gope_cparts *c, const char *topic, gope_err *err)
+{
+    if (strcmp(topic, c->conf.topic) != 0)
+        return gope_err_set(err, GOPE_ERR_INPUT, "kafka:%s: not the topic of --partials (%s)",
+                            topic, c->conf.topic);
+    return GOPE_OK;
+}
+
+gope_status gope_cparts_partition(gope_cparts *c, const char *topic, int32_t partition,
+                                  bool assigned, double now, gope_err *err)
+{
+    gope_status st = check_topic(c, topic, err);
+    if (st != GOPE_OK)
+        return st;
+    size_t i = find(c, partition);
+    if (!assigned) {
+        if (i < c->n)
+            drop(c, i);
+        return GOPE_OK;
+    }
+    return i < c->n ? GOPE_OK : add(c, partition, now, err);
+}
+
+/* A progress line for cp at its watermark. */
+static gope_status progress(gope_cparts *c, cpart *cp, bool final, gope_err *err)
+{
+    int64_t wm = gope_pipeline_watermark(cp->pl);
+    gope_status st = gope_partials_progress_of(c->conf.partials, cp->partition, wm, final, err);
+    if (st == GOPE_OK) {
+        cp->reported = wm;
+        cp->due = false;
+    }
+    return st;
+}
+
+gope_status gope_cparts_message(gope_cparts *c, const gope_kafka_msg *m, double now,
+                                gope_err *err)
+{
+    gope_status st = check_topic(c, m->topic, err);
+    if (st != GOPE_OK)
+        return st;
+    size_t i = find(c, m->partition);
+    if (i == c->n) /* the source hands out messages of assigned partitions only */
+        return gope_err_set(err, GOPE_ERR_INPUT, "%s offset %" PRId64 ": the partition was "
+                            "never assigned, it has no state", m->source, m->offset);
+    cpart *cp = c->v[i];
+    if ((st = gope_pipeline_line_on(cp->pl, 0, m->source, &m->line, err)) ||
+        (st = gope_kafka_source_store(c->ks, err)))
+        return st;
+    cp->dirty = true;
+    cp->last_ms = now;
+    return cp->due ? progress(c, cp, false, err) : GOPE_OK;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* Has cp's watermark passed a window end since its last progress line?
+ * Window ends are multiples of the slide: only then can merge finalize a
+ * window more, so a partition that follows reports no more often. */
+static bool passed_end(const gope_cparts *c, const cpart *cp)
+{
+    int64_t slide = c->conf.ev->pc.window.slide_ms, wm = gope_pipeline_watermark(cp->pl);
+    if (slide <= 0 || wm == INT64_MIN)
+        return false;
+    return cp->reported == INT64_MIN || floor_div(wm, slide) > floor_div(cp->reported, slide);
+}
+
+gope_status gope_cparts_idle(gope_cparts *c, double now, gope_err *err)
+{
+    if (!c->conf.idle_ms)
+        return GOPE_OK;
+    int64_t low = INT64_MAX;
+    for (size_t i = 0; i < c->n; i++) {
+        int64_t t = gope_pipeline_clock(c->v[i]->pl);
+        if (now - c->v[i]->last_ms < (double)c->conf.idle_ms && t != INT64_MIN && t < low)
+            low = t;
+    }
+    if (low == INT64_MAX) /* every partition quiet: nothing to follow */
+        return GOPE_OK;
+    for (size_t i = 0; i < c->n; i++) {
+        cpart *cp = c->v[i];
+        if (now - cp->last_ms < (double)c->conf.idle_ms || gope_pipeline_clock(cp->pl) >= low)
+            continue;
+        gope_status st = gope_pipeline_follow(cp->pl, 0, low, err);
+        if (st == GOPE_OK && (cp->due || passed_end(c, cp)))
+            st = progress(c, cp, false, err);
+        if (st != GOPE_OK)
+            return st;
+        cp->dirty = true;
+    }
+    return GOPE_OK;
+}
+
+bool gope_cparts_dirty(const gope_cparts *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i]->dirty)
+            return true;
+    return false;
+}
+
+/* cp's state and next offset to its file (not before anything of it was
+ * processed or loaded: there is nothing to resume then). */
+static gope_status save(gope_cparts *c, cpart *cp, gope_err *err)
+{
+    size_t n;
+    const gope_kafka_pos *pos = gope_kafka_source_positions(c->ks, &n), *mine = NULL;
+    for (size_t i = 0; i < n && !mine; i++)
+        if (pos[i].partition == cp->partition && strcmp(pos[i].topic, c->conf.topic) == 0)
+            mine = &pos[i];
+    if (!mine)
+        return GOPE_OK;
+    char name[300];
+    gope_stream_name sn = {.topic = c->conf.topic, .partition = cp->partition, .stream = 0};
+    const gope_coutputs *o = c->conf.outs;
+    gope_ckpt_output *outs = calloc(o->n_now + cp->n_carried + 1, sizeof *outs);
+    if (!outs)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "consume: out of memory");
+    memcpy(outs, o->now, o->n_now * sizeof *outs);
+    if (cp->n_carried)
+        memcpy(outs + o->n_now, cp->carried, cp->n_carried * sizeof *outs);
+    gope_checkpoint_save sv = {.dir = c->conf.dir, .name = name, .p = cp->pl, .pos = mine,
+                               .n_pos = 1, .streams = &sn, .n_streams = 1, .outputs = outs,
+                               .n_outputs = o->n_now + cp->n_carried};
+    gope_status st = file_name(c, cp->partition, name, sizeof name, err);
+    if (st == GOPE_OK)
+        st = gope_checkpoint_write_with(&sv, &c->bytes, err);
+    free(outs);
+    if (st == GOPE_OK) {
+        cp->dirty = false;
+        c->written++;
+    }
+    return st;
+}
+
+gope_status gope_cparts_checkpoint(gope_cparts *c, bool final, gope_err *err)
+{
+    gope_status st = GOPE_OK;
+    for (size_t i = 0; i < c->n && st == GOPE_OK; i++)
+        if (final || gope_pipeline_watermark(c->v[i]->pl) != c->v[i]->reported)
+            st = progress(c, c->v[i], final, err);
+    gope_eval *ev = c->conf.ev;
+    if (st == GOPE_OK && !(st = gope_sink_flush(&ev->out, err)) &&
+        !(st = gope_sink_flush(&ev->dead, err)) &&
+        !(st = gope_partials_flush(c->conf.partials, err)))
+        st = gope_coutputs_measure(c->conf.outs, err);
+    for (size_t i = 0; i < c->n && st == GOPE_OK; i++)
+        if (c->v[i]->dirty)
+            st = save(c, c->v[i], err);
+    return st;
+}
+
+gope_status gope_cparts_finish(gope_cparts *c, gope_err *err)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        gope_status st = gope_pipeline_finish(c->v[i]->pl, err);
+        if (st != GOPE_OK)
+            return st;
+        c->v[i]->dirty = true;
+    }
+    return GOPE_OK;
+}
+
+void gope_cparts_totals(const gope_cparts *c, gope_pipeline_stats *out)
+{
+    *out = c->done;
+    for (size_t i = 0; i < c->n; i++) {
+        const gope_pipeline_stats *now = gope_pipeline_stats_get(c->v[i]->pl);
+        add_delta(out, now, &c->v[i]->base);
+        out->decisions_pending += now->decisions_pending;
+        out->rewards_held += now->rewards_held;
+    }
+}
+
+bool gope_cparts_restored(const gope_cparts *c)
+{
+    return c->restored;
+}
+
+uint64_t gope_cparts_written(const gope_cparts *c, size_t *bytes)
+{
+    *bytes = c->bytes;
+    return c->written;
+}
+
+void gope_cparts_free(gope_cparts *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        gope_pipeline_free(c->v[i]->pl);
+        free_carried(c->v[i]);
+        free(c->v[i]);
+    }
+    free(c->v);
+    free(c);
+}
