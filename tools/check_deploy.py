@@ -217,7 +217,9 @@ def check_metrics(binary):
     if "--metrics-addr" not in help_text:
         return fail("giftope consume has no --metrics-addr: the exported names cannot be read")
     scraped = scrape(binary)
-    literals = {m.decode() for m in re.findall(rb"\0(giftope_[a-z0-9_]+)\0", open(binary, "rb").read())}
+    # lookarounds: adjacent literals share the NUL between them
+    literals = {m.decode() for m in
+                re.findall(rb"(?<=\0)giftope_[a-z0-9_]+(?=\0)", open(binary, "rb").read())}
     bad = 0
     for path in sorted(glob.glob(f"{DASHBOARDS}/*.json")):
         used = dashboard_metrics(json.load(open(path)))
