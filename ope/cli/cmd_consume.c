@@ -504,18 +504,48 @@ static int check_opts(const consume_opts *o, limits *l)
                          : 0;
 }
 
-/* --partials: one --topic and no --reward-topic (docs/scaling.md). Without
- * --checkpoint the writer sees every window the instance's pipeline emits
- * (a static group); with it the state is kept per partition (consume_parts.c),
- * each partition's pipeline writing its own share. @return 0, 1 or 2. */
-static int open_partials(const consume_opts *o, gope_eval *ev, size_t n_topics, ckpt_ctx *cc,
-                         int64_t idle_ms)
+#define ASSIGNOR "partition.assignment.strategy"
+
+/* A reward topic beside --partials --checkpoint: partition P of both topics
+ * goes to one pipeline, so both must go to one member, which the range
+ * assignor does for topics with the same number of partitions (checked at
+ * the first message); cooperative-sticky does not. Sets it in `props`
+ * (room for one more), unless given. @return 0 or 2 (printed). */
+static int co_partition(const consume_opts *o, const char **props, size_t *n_props)
 {
-    if (n_topics != 1) {
-        fputs("giftope consume: --partials takes one --topic, without --reward-topic "
+    if (!o->checkpoint) {
+        fputs("giftope consume: --partials with --reward-topic needs --checkpoint "
               "(docs/scaling.md)\n", stderr);
         return 2;
     }
+    for (size_t i = 0; i < *n_props; i++)
+        if (strncmp(props[i], ASSIGNOR "=", strlen(ASSIGNOR) + 1) == 0) {
+            if (strcmp(props[i] + strlen(ASSIGNOR) + 1, "range") == 0)
+                return 0;
+            fprintf(stderr, "giftope consume: --partials with --reward-topic needs -X "
+                            ASSIGNOR "=range (given: %s)\n", props[i]);
+            return 2;
+        }
+    props[(*n_props)++] = ASSIGNOR "=range";
+    return 0;
+}
+
+/* --partials: one --topic and at most one --reward-topic (docs/scaling.md).
+ * Without --checkpoint the writer sees every window the instance's pipeline
+ * emits (a static group); with it the state is kept per partition
+ * (consume_parts.c), each partition's pipeline writing its own share.
+ * @return 0, 1 or 2. */
+static int open_partials(const consume_opts *o, gope_eval *ev, size_t n_topics, size_t n_all,
+                         ckpt_ctx *cc, int64_t idle_ms, const char **props, size_t *n_props)
+{
+    if (n_topics != 1 || n_all > 2) {
+        fputs("giftope consume: --partials takes one --topic and at most one --reward-topic "
+              "(docs/scaling.md)\n", stderr);
+        return 2;
+    }
+    int rc = n_all == 2 ? co_partition(o, props, n_props) : 0;
+    if (rc)
+        return rc;
     char instance[128], host[64] = "";
     gethostname(host, sizeof host - 1);
     snprintf(instance, sizeof instance, "%s-%ld", host, (long)getpid());
@@ -532,7 +562,8 @@ static int open_partials(const consume_opts *o, gope_eval *ev, size_t n_topics, 
         gope_pipeline_tap(ev->pl, gope_partials_window, cc->parts);
         return 0;
     }
-    gope_cparts_conf cpc = {.dir = o->checkpoint, .topic = o->topic, .ev = ev,
+    gope_cparts_conf cpc = {.dir = o->checkpoint, .topic = o->topic,
+                            .reward_topic = n_all == 2 ? o->reward_topic : NULL, .ev = ev,
                             .partials = cc->parts, .outs = &cc->outs, .idle_ms = idle_ms,
                             .quiet = o->quiet};
     if (gope_cparts_new(&cpc, &cc->cp, &err) || gope_cparts_rewind(cc->cp, &err)) {
@@ -605,7 +636,8 @@ int gope_cmd_consume(int argc, char **argv)
     streams.idle_ms = lim.idle_timeout_ms;
     gope_coutputs_init(&cc.outs, o.eval.out, o.eval.dead_letter);
     cc.dir = o.checkpoint;
-    if (o.partials && (rc = open_partials(&o, &ev, n_all, &cc, lim.idle_timeout_ms)))
+    if (o.partials && (rc = open_partials(&o, &ev, n_topics, n_all, &cc, lim.idle_timeout_ms,
+                                          props, &n_props)))
         goto cleanup;
     if (cc.dir && !cc.cp && (rc = restore(&cc, &ck, o.quiet)))
         goto cleanup;

@@ -18,10 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The input streams of a partition's pipeline: partition P of --topic,
+ * and partition P of --reward-topic when rewards come on their own topic
+ * (co-partitioned: docs/scaling.md). */
+enum { DECISIONS, REWARDS, N_STREAMS };
+
 /* One partition held: its pipeline and where its progress stands. */
 typedef struct {
     gope_cparts *owner;
     int32_t partition;
+    unsigned held;            /* bit s: stream s's topic-partition is assigned */
     gope_pipeline_t *pl;
     gope_pipeline_stats base; /* the counters its checkpoint brought */
     double last_ms;           /* wall time of its last message, or of its assignment */
@@ -155,6 +161,41 @@ static gope_status on_window(void *ctx, const gope_window_result *w, gope_err *e
     return gope_partials_window_of(cp->owner->conf.partials, cp->partition, w, err);
 }
 
+/* The topic of input stream `s`. */
+static const char *topic_of(const gope_cparts *c, int s)
+{
+    return s == DECISIONS ? c->conf.topic : c->conf.reward_topic;
+}
+
+/* Input streams of each partition: 1, or 2 with a reward topic. */
+static int n_streams(const gope_cparts *c)
+{
+    return c->conf.reward_topic ? N_STREAMS : 1;
+}
+
+/* The stream `topic` feeds. @return GOPE_OK; GOPE_ERR_INPUT for a topic
+ * that is neither --topic nor --reward-topic. */
+static gope_status stream_of(const gope_cparts *c, const char *topic, int *s, gope_err *err)
+{
+    for (*s = 0; *s < n_streams(c); (*s)++)
+        if (strcmp(topic, topic_of(c, *s)) == 0)
+            return GOPE_OK;
+    return gope_err_set(err, GOPE_ERR_INPUT, "kafka:%s: not a topic of --partials (%s)", topic,
+                        c->conf.topic);
+}
+
+/* The next offset of stream `s` of `partition` in `pos`, or -1. */
+static int64_t offset_in(const gope_cparts *c, const gope_kafka_pos *pos, size_t n, int s,
+                         int32_t partition, size_t *at)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pos[i].partition == partition && strcmp(pos[i].topic, topic_of(c, s)) == 0) {
+            *at = i;
+            return pos[i].offset;
+        }
+    return -1;
+}
+
 /* DIR/TOPIC.PARTITION.ckpt's NAME part. */
 static gope_status file_name(const gope_cparts *c, int32_t partition, char *buf, size_t size,
                              gope_err *err)
@@ -203,9 +244,29 @@ static gope_status carry(const gope_cparts *c, cpart *cp, const gope_checkpoint_
     return GOPE_OK;
 }
 
+/* Every stream of cp starts at its offset in `pos` (the checkpoint of
+ * `path`); a file without one of them is not this run's. */
+static gope_status start_streams(gope_cparts *c, const cpart *cp, const gope_kafka_pos *pos,
+                                 size_t n, const char *path, gope_err *err)
+{
+    gope_status st = GOPE_OK;
+    for (int s = 0; s < n_streams(c) && st == GOPE_OK; s++) {
+        size_t at;
+        int64_t offset = offset_in(c, pos, n, s, cp->partition, &at);
+        if (offset < 0)
+            return gope_err_set(err, GOPE_ERR_INPUT, "%s: holds no offset of %s/%" PRId32, path,
+                                topic_of(c, s), cp->partition);
+        st = gope_kafka_source_start_at(c->ks, topic_of(c, s), cp->partition, offset, err);
+        if (st == GOPE_OK && !c->conf.quiet)
+            fprintf(stderr, "giftope consume: partition %" PRId32 " of %s resumed from %s at "
+                            "offset %" PRId64 "\n", cp->partition, topic_of(c, s), path, offset);
+    }
+    return st;
+}
+
 /* The partition's checkpoint, if any, into cp's fresh pipeline; the source
- * starts the partition at its offset (at the committed one without a
- * file). */
+ * starts each of its topic-partitions at its offset (at the committed one
+ * without a file). */
 static gope_status load(gope_cparts *c, cpart *cp, gope_err *err)
 {
     char name[300];
@@ -213,27 +274,21 @@ static gope_status load(gope_cparts *c, cpart *cp, gope_err *err)
     gope_status st = file_name(c, cp->partition, name, sizeof name, err);
     if (st == GOPE_OK)
         st = gope_checkpoint_read_as(c->conf.dir, name, &ck, err);
-    if (st == GOPE_EOF)
-        return gope_kafka_source_start_at(c->ks, c->conf.topic, cp->partition, -1, err);
+    if (st == GOPE_EOF) {
+        st = GOPE_OK;
+        for (int s = 0; s < n_streams(c) && st == GOPE_OK; s++)
+            st = gope_kafka_source_start_at(c->ks, topic_of(c, s), cp->partition, -1, err);
+        return st;
+    }
     if (st == GOPE_OK)
         st = gope_checkpoint_restore(ck, cp->pl, err);
     if (st == GOPE_OK)
         st = carry(c, cp, ck, err);
     size_t n = 0;
     const gope_kafka_pos *pos = st == GOPE_OK ? gope_checkpoint_offsets(ck, &n) : NULL;
-    int64_t offset = -1;
-    for (size_t i = 0; i < n; i++)
-        if (pos[i].partition == cp->partition && strcmp(pos[i].topic, c->conf.topic) == 0)
-            offset = pos[i].offset;
-    if (st == GOPE_OK && offset < 0)
-        st = gope_err_set(err, GOPE_ERR_INPUT, "%s: holds no offset of %s/%" PRId32,
-                          gope_checkpoint_path(ck), c->conf.topic, cp->partition);
     if (st == GOPE_OK)
-        st = gope_kafka_source_start_at(c->ks, c->conf.topic, cp->partition, offset, err);
+        st = start_streams(c, cp, pos, n, gope_checkpoint_path(ck), err);
     c->restored |= st == GOPE_OK;
-    if (st == GOPE_OK && !c->conf.quiet)
-        fprintf(stderr, "giftope consume: partition %" PRId32 " resumed from %s at offset %" PRId64
-                        "\n", cp->partition, gope_checkpoint_path(ck), offset);
     gope_checkpoint_free(ck);
     return st;
 }
@@ -261,9 +316,10 @@ static gope_status add(gope_cparts *c, int32_t partition, double now, gope_err *
         gope_pipeline_tap(cp->pl, on_window, cp);
         st = load(c, cp, err);
     }
-    /* a partition without a checkpoint holds its clock until its first message */
-    if (st == GOPE_OK && gope_pipeline_clock(cp->pl) == INT64_MIN)
-        st = gope_pipeline_stream_add(cp->pl, 0, err);
+    /* a partition without a checkpoint holds its clock until each stream's first message */
+    for (int s = 0; s < n_streams(c) && st == GOPE_OK; s++)
+        if (gope_pipeline_clock(cp->pl) == INT64_MIN)
+            st = gope_pipeline_stream_add(cp->pl, (uint32_t)s, err);
     if (st != GOPE_OK) {
         gope_pipeline_free(cp->pl);
         free_carried(cp);
@@ -294,19 +350,15 @@ static void drop(gope_cparts *c, size_t i)
     c->v[i] = c->v[--c->n];
 }
 
-/* Only --topic's partitions have state: --partials takes one topic. */
-static gope_status check_topic(const gope_cparts *c, const char *topic, gope_err *err)
-{
-    if (strcmp(topic, c->conf.topic) != 0)
-        return gope_err_set(err, GOPE_ERR_INPUT, "kafka:%s: not the topic of --partials (%s)",
-                            topic, c->conf.topic);
-    return GOPE_OK;
-}
-
+/* The entry of a partition is made when the first of its topic-partitions
+ * is assigned and dropped when the first is revoked (the revoke hook has
+ * checkpointed it): the range assignor that a reward topic needs moves a
+ * partition of both topics together. */
 gope_status gope_cparts_partition(gope_cparts *c, const char *topic, int32_t partition,
                                   bool assigned, double now, gope_err *err)
 {
-    gope_status st = check_topic(c, topic, err);
+    int s;
+    gope_status st = stream_of(c, topic, &s, err);
     if (st != GOPE_OK)
         return st;
     size_t i = find(c, partition);
@@ -315,7 +367,25 @@ gope_status gope_cparts_partition(gope_cparts *c, const char *topic, int32_t par
             drop(c, i);
         return GOPE_OK;
     }
-    return i < c->n ? GOPE_OK : add(c, partition, now, err);
+    if (i == c->n && (st = add(c, partition, now, err)) != GOPE_OK)
+        return st;
+    c->v[i]->held |= 1u << s;
+    return GOPE_OK;
+}
+
+/* A message on partition P of one topic needs P of the other in the same
+ * pipeline; the range assignor gives both to one member only when the
+ * topics have the same number of partitions. */
+static gope_status check_paired(const gope_cparts *c, const cpart *cp, const gope_kafka_msg *m,
+                                gope_err *err)
+{
+    if (cp->held == (1u << n_streams(c)) - 1)
+        return GOPE_OK;
+    return gope_err_set(err, GOPE_ERR_USAGE, "%s offset %" PRId64 ": partition %" PRId32
+                        " of %s and of %s are not assigned together: --topic and "
+                        "--reward-topic must have the same number of partitions "
+                        "(docs/scaling.md)", m->source, m->offset, m->partition,
+                        c->conf.topic, c->conf.reward_topic);
 }
 
 /* A progress line for cp at its watermark. */
@@ -333,7 +403,8 @@ static gope_status progress(gope_cparts *c, cpart *cp, bool final, gope_err *err
 gope_status gope_cparts_message(gope_cparts *c, const gope_kafka_msg *m, double now,
                                 gope_err *err)
 {
-    gope_status st = check_topic(c, m->topic, err);
+    int s;
+    gope_status st = stream_of(c, m->topic, &s, err);
     if (st != GOPE_OK)
         return st;
     size_t i = find(c, m->partition);
@@ -341,7 +412,8 @@ gope_status gope_cparts_message(gope_cparts *c, const gope_kafka_msg *m, double 
         return gope_err_set(err, GOPE_ERR_INPUT, "%s offset %" PRId64 ": the partition was "
                             "never assigned, it has no state", m->source, m->offset);
     cpart *cp = c->v[i];
-    if ((st = gope_pipeline_line_on(cp->pl, 0, m->source, &m->line, err)) ||
+    if ((st = check_paired(c, cp, m, err)) ||
+        (st = gope_pipeline_line_on(cp->pl, (uint32_t)s, m->source, &m->line, err)) ||
         (st = gope_kafka_source_store(c->ks, err)))
         return st;
     cp->dirty = true;
@@ -381,7 +453,9 @@ gope_status gope_cparts_idle(gope_cparts *c, double now, gope_err *err)
         cpart *cp = c->v[i];
         if (now - cp->last_ms < (double)c->conf.idle_ms || gope_pipeline_clock(cp->pl) >= low)
             continue;
-        gope_status st = gope_pipeline_follow(cp->pl, 0, low, err);
+        gope_status st = GOPE_OK;
+        for (int s = 0; s < n_streams(c) && st == GOPE_OK; s++)
+            st = gope_pipeline_follow(cp->pl, (uint32_t)s, low, err);
         if (st == GOPE_OK && (cp->due || passed_end(c, cp)))
             st = progress(c, cp, false, err);
         if (st != GOPE_OK)
@@ -399,19 +473,24 @@ bool gope_cparts_dirty(const gope_cparts *c)
     return false;
 }
 
-/* cp's state and next offset to its file (not before anything of it was
- * processed or loaded: there is nothing to resume then). */
+/* cp's state and next offsets to its file (not before a position of each
+ * stream is known: nothing was processed or loaded then). */
 static gope_status save(gope_cparts *c, cpart *cp, gope_err *err)
 {
     size_t n;
-    const gope_kafka_pos *pos = gope_kafka_source_positions(c->ks, &n), *mine = NULL;
-    for (size_t i = 0; i < n && !mine; i++)
-        if (pos[i].partition == cp->partition && strcmp(pos[i].topic, c->conf.topic) == 0)
-            mine = &pos[i];
-    if (!mine)
-        return GOPE_OK;
+    const gope_kafka_pos *pos = gope_kafka_source_positions(c->ks, &n);
+    gope_kafka_pos mine[N_STREAMS];
+    gope_stream_name sn[N_STREAMS];
+    const int k = n_streams(c);
+    for (int s = 0; s < k; s++) {
+        size_t at;
+        if (offset_in(c, pos, n, s, cp->partition, &at) < 0)
+            return GOPE_OK;
+        mine[s] = pos[at];
+        sn[s] = (gope_stream_name){.topic = topic_of(c, s), .partition = cp->partition,
+                                   .stream = (uint32_t)s};
+    }
     char name[300];
-    gope_stream_name sn = {.topic = c->conf.topic, .partition = cp->partition, .stream = 0};
     const gope_coutputs *o = c->conf.outs;
     gope_ckpt_output *outs = calloc(o->n_now + cp->n_carried + 1, sizeof *outs);
     if (!outs)
@@ -420,7 +499,8 @@ static gope_status save(gope_cparts *c, cpart *cp, gope_err *err)
     if (cp->n_carried)
         memcpy(outs + o->n_now, cp->carried, cp->n_carried * sizeof *outs);
     gope_checkpoint_save sv = {.dir = c->conf.dir, .name = name, .p = cp->pl, .pos = mine,
-                               .n_pos = 1, .streams = &sn, .n_streams = 1, .outputs = outs,
+                               .n_pos = (size_t)k, .streams = sn, .n_streams = (size_t)k,
+                               .outputs = outs,
                                .n_outputs = o->n_now + cp->n_carried};
     gope_status st = file_name(c, cp->partition, name, sizeof name, err);
     if (st == GOPE_OK)

@@ -41,6 +41,7 @@
 typedef struct {
     const char *dir;            /* --checkpoint DIR, shared by the whole group */
     const char *topic;          /* --topic (one) */
+    const char *reward_topic;   /* --reward-topic (one, co-partitioned), or NULL */
     gope_eval *ev;              /* the run: pipeline settings, policies, estimators, sinks */
     gope_partials_t *partials;  /* the writer of the partials */
     gope_coutputs *outs;        /* the run's file outputs, sized with every file */

@@ -20,7 +20,7 @@ Test(consume_cli, usage_errors_exit_2_naming_the_problem)
     tu_cli c;
     tu_cli_init(&c);
     struct {
-        const char *args[14];
+        const char *args[18];
         const char *needle;
     } cases[] = {
         {{"consume", "--topic", "t", "--group", "g", NULL}, "--brokers is required"},
@@ -58,6 +58,16 @@ Test(consume_cli, usage_errors_exit_2_naming_the_problem)
         {{"consume", "--brokers", B, "--topic", "a", "--group", "g", "--idle-timeout", "-1s",
           NULL},
          "--idle-timeout"},
+        {{"consume", "--brokers", B, "--topic", "a,b", "--group", "g", "--partials", "kafka:p",
+          NULL},
+         "--partials takes one --topic and at most one --reward-topic"},
+        {{"consume", "--brokers", B, "--topic", "a", "--reward-topic", "r", "--group", "g",
+          "--partials", "kafka:p", NULL},
+         "--partials with --reward-topic needs --checkpoint"},
+        {{"consume", "--brokers", B, "--topic", "a", "--reward-topic", "r", "--group", "g",
+          "--partials", "kafka:p", "--checkpoint", "ck", "-X",
+          "partition.assignment.strategy=cooperative-sticky", NULL},
+         "needs -X partition.assignment.strategy=range"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         tu_cli_expect(&c, cases[i].args, 2, cases[i].needle);

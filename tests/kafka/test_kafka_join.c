@@ -27,112 +27,13 @@
 
 #include "clitest.h"
 #include "kafkatest.h"
+#include "joinlogs.h"
 #include "recordset.h"
 #include "spawn.h"
 #include "testutil.h"
 
-#define T0 1735689600000LL
-#define N_DEC 3000
 #define JOIN_ARGS "--window", "1m", "--lateness", "1m", "--reward-wait", "1m"
 #define GROUP_ARGS "-X", "session.timeout.ms=6000"
-
-/* A decision line: ts T0 + step * i, id PREFIX-i, reward inline or not. */
-static int decision(char *buf, size_t size, const char *prefix, int i, long long ts,
-                    bool with_reward)
-{
-    char reward[48] = "";
-    if (with_reward)
-        snprintf(reward, sizeof reward, ",\"reward\":%.17g", (i % 9) * 0.375);
-    return snprintf(buf, size,
-                    "{\"event_id\":\"%s-%d\",\"ts\":%lld,\"user_id\":\"u%d\",\"candidates\":["
-                    "{\"streamer_id\":\"a\",\"ev\":%.17g,\"sigma\":0.5},{\"streamer_id\":\"b\","
-                    "\"ev\":%.17g},{\"streamer_id\":\"c\",\"ev\":0.75}],\"action\":%d,"
-                    "\"propensity\":%.17g%s}\n",
-                    prefix, i, ts, i % 17, 1 + (i % 5) * 0.25, 2 - (i % 3) * 0.5, i % 3,
-                    i % 3 == 0 ? 0.5 : 0.25, reward);
-}
-
-typedef struct {
-    long long ts;
-    int order; /* decisions before rewards at the same ts */
-    char line[512];
-} timed;
-
-static int by_ts(const void *a, const void *b)
-{
-    const timed *x = a, *y = b;
-    if (x->ts != y->ts)
-        return (x->ts > y->ts) - (x->ts < y->ts);
-    return (x->order > y->order) - (x->order < y->order);
-}
-
-/* Appends line `t` to the text `*buf` of length *len (grown by realloc). */
-static void append(char **buf, size_t *len, size_t *cap, const char *line)
-{
-    size_t n = strlen(line);
-    if (*len + n + 1 > *cap) {
-        *cap = (*len + n + 1) * 2;
-        *buf = realloc(*buf, *cap);
-        cr_assert(*buf);
-    }
-    memcpy(*buf + *len, line, n + 1);
-    *len += n;
-}
-
-/* decisions (3,000 over 5 minutes, every tenth with its reward inline),
- * their rewards (one, or two halves 19 s apart, 1-13 s after the
- * decision; a few orphans) sorted by ts, and both interleaved by ts. */
-typedef struct {
-    char *decisions, *rewards, *mixed;
-} join_logs;
-
-static void make_logs(join_logs *l)
-{
-    timed *all = calloc(3 * N_DEC, sizeof *all);
-    cr_assert(all);
-    size_t n = 0;
-    for (int i = 0; i < N_DEC; i++) {
-        long long ts = T0 + 100LL * i;
-        all[n].ts = ts;
-        decision(all[n++].line, sizeof all->line, "d", i, ts, i % 10 == 0);
-        int parts = i % 10 == 0 ? 0 : i % 4 == 1 ? 1 : i % 8 == 3 ? 2 : 0;
-        double amount = 1 + (i % 23) * 0.125;
-        for (int k = 0; k < parts; k++) {
-            all[n].ts = ts + 1000 + (i % 13) * 1000 + 19000LL * k;
-            all[n].order = 1;
-            snprintf(all[n].line, sizeof all->line,
-                     "{\"schema\":\"reward.v1\",\"event_id\":\"d-%d\",\"ts\":%lld,\"reward\":%.17g}\n",
-                     i, all[n].ts, amount / parts);
-            n++;
-        }
-        if (i % 97 == 50) { /* no decision has this id */
-            all[n].ts = ts + 500;
-            all[n].order = 1;
-            snprintf(all[n].line, sizeof all->line,
-                     "{\"schema\":\"reward.v1\",\"event_id\":\"orphan-%d\",\"ts\":%lld,"
-                     "\"reward\":2.5}\n", i, all[n].ts);
-            n++;
-        }
-    }
-    qsort(all, n, sizeof *all, by_ts);
-    size_t dl = 0, dc = 0, rl = 0, rc = 0, ml = 0, mc = 0;
-    *l = (join_logs){0};
-    for (size_t i = 0; i < n; i++) {
-        if (all[i].order)
-            append(&l->rewards, &rl, &rc, all[i].line);
-        else
-            append(&l->decisions, &dl, &dc, all[i].line);
-        append(&l->mixed, &ml, &mc, all[i].line);
-    }
-    free(all);
-}
-
-static void free_logs(join_logs *l)
-{
-    free(l->decisions);
-    free(l->rewards);
-    free(l->mixed);
-}
 
 /* The counters of consume's summary are replay's. */
 static void expect_same_counts(const cJSON *got, const cJSON *want)
@@ -213,8 +114,8 @@ Test(kafka_join, rewards_on_their_topic_or_interleaved_give_replays_records, .ti
     snprintf(mtopic, sizeof mtopic, "%s-mixed", dtopic);
     tu_cli c;
     tu_cli_init(&c);
-    join_logs l;
-    make_logs(&l);
+    tj_logs l;
+    tj_make_logs(&l);
     char dec[600], rew[600], out[600], dl[600];
     snprintf(dec, sizeof dec, "%s", tu_cli_write(&c, "decisions.jsonl", l.decisions));
     snprintf(rew, sizeof rew, "%s", tu_cli_write(&c, "rewards.jsonl", l.rewards));
@@ -241,18 +142,18 @@ Test(kafka_join, rewards_on_their_topic_or_interleaved_give_replays_records, .ti
 
     cJSON_Delete(want);
     cJSON_Delete(want_sum);
-    free_logs(&l);
+    tj_free_logs(&l);
     tu_cli_done(&c);
 }
 
-/* `n` decisions with inline rewards, ids PREFIX-i, ts T0 + step i + shift. */
+/* `n` decisions with inline rewards, ids PREFIX-i, ts TJ_T0 + step i + shift. */
 static char *decisions(const char *prefix, int n, long long step, long long shift)
 {
     char *text = NULL, line[1024];
     size_t len = 0, cap = 0;
     for (int i = 0; i < n; i++) {
-        decision(line, sizeof line, prefix, i, T0 + step * i + shift, true);
-        append(&text, &len, &cap, line);
+        tj_decision(line, sizeof line, prefix, i, TJ_T0 + step * i + shift, true);
+        tj_append(&text, &len, &cap, line);
     }
     return text;
 }
@@ -287,8 +188,8 @@ Test(kafka_join, a_partition_far_behind_in_event_time_is_not_late, .timeout = 12
     size_t len = 0, cap = 0;
     for (int i = 0; i < 400; i++) /* the oracle's file: both, by ts */
         for (int k = 0; k < 2; k++) {
-            decision(line, sizeof line, k ? "p1" : "p0", i, T0 + 9000LL * i + k, true);
-            append(&both, &len, &cap, line);
+            tj_decision(line, sizeof line, k ? "p1" : "p0", i, TJ_T0 + 9000LL * i + k, true);
+            tj_append(&both, &len, &cap, line);
         }
     char log[600], out[600], err[600];
     snprintf(log, sizeof log, "%s", tu_cli_write(&c, "all.jsonl", both));

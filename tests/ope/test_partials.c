@@ -207,27 +207,19 @@ Test(partials, lines_match_their_schema)
     fixture_done(&f);
 }
 
-Test(partials, consume_refuses_partials_with_a_reward_topic_not_metrics_and_a_checkpoint)
+Test(partials, consume_serves_metrics_with_partials_and_a_checkpoint)
 {
-    /* rewards on their own topic would have to be co-partitioned
-     * (docs/scaling.md); the metrics sum the partitions' pipelines */
+    /* the metrics sum the partitions' pipelines (a reward topic's refusals:
+     * tests/e2e/test_consume_cli.c) */
     char *dir = tu_tmpdir();
-    char ck[600];
+    char ck[600], err[700];
     snprintf(ck, sizeof ck, "%s/ck", dir);
-    const char *rewards[] = {"consume", "--brokers", "127.0.0.1:1", "--topic", "t",
-                             "--reward-topic", "r", "--group", "g", "--partials", "p.jsonl",
-                             "--checkpoint", ck, NULL};
-    char err[700];
     snprintf(err, sizeof err, "%s/err.txt", dir);
-    cr_expect_eq(tu_run(rewards, dir, NULL, NULL, err), 2);
-    char *text = tu_read_file(err, NULL);
-    cr_expect(text && strstr(text, "without --reward-topic"), "%s", text ? text : "");
-    free(text);
     const char *metrics[] = {"consume", "--brokers", "127.0.0.1:1", "--topic", "t",
                              "--group", "g", "--partials", "p.jsonl", "--checkpoint", ck,
                              "--metrics-addr", "0", "--idle-exit", "1s", NULL};
     cr_expect_eq(tu_run(metrics, dir, NULL, NULL, err), 0);
-    text = tu_read_file(err, NULL);
+    char *text = tu_read_file(err, NULL);
     cr_expect(text && strstr(text, "metrics on port "), "%s", text ? text : "");
     free(text);
     tu_rmtree(dir);
