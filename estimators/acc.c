@@ -3,10 +3,15 @@
  * a set adds to, their merge, and the results with diagnostics.
  *
  * An accumulator is one flat block in caller memory: the diagnostics state,
- * then every configured estimator's slice of compensated sums at the offset
- * the set computed. Adding an observation touches only that block (no
- * allocation, no division outside dr_os's shrinkage), so it stays cheap at
- * millions of calls per second.
+ * then the compensated sums where the set placed them — each shared sum
+ * (sum w, sum w r, ...) once, then the estimators' own sums. Adding an
+ * observation touches only that block (no allocation, no division outside
+ * dr_os's shrinkage), so it stays cheap at millions of calls per second.
+ *
+ * A shared sum receives the same terms in the same order as each copy of it
+ * did when every estimator kept its own, so it is bit-identical to each of
+ * them; the saved form still writes every slice in full (the shared sum at
+ * each place a slice lists it) and reads it back from any of them.
  *
  * Everything in it merges exactly: counts add, sums merge as compensated sums,
  * max_w takes the larger, and the top-GOPE_TOPK list of w r terms (the
@@ -24,8 +29,8 @@ struct gope_acc {
     double max_w;               /* 0 while empty (w >= 0) */
     size_t n_top;               /* entries of top[] in use */
     double top[GOPE_TOPK];      /* the largest w r terms, descending, all > 0 */
-    gope_ksum sum_w, sum_w2, sum_wr;
-    gope_ksum sums[];           /* the estimators' slices, set->offset[i] */
+    gope_ksum sum_w2;           /* of the rounded w * w (ess) */
+    gope_ksum sums[];           /* shared, then own sums (struct gope_estset_s) */
 };
 
 size_t gope_acc_size(const gope_estset_t *set)
@@ -53,19 +58,44 @@ static void top_insert(gope_acc *acc, double x)
     acc->top[i] = x;
 }
 
+#define USES(used, id) ((used) >> (id) & 1)
+
+/* Adds o to the shared sums in use, which start at s in gope_sum_id order. */
+GOPE_FMA_CLONES static void add_shared(unsigned used, gope_ksum *s, const gope_obs *o, double x)
+{
+    const double w = o->w, r = o->r, v = o->v;
+    gope_ksum_add(s++, w);
+    gope_ksum_add(s++, x);
+    if (USES(used, GOPE_SUM_R))
+        gope_ksum_add(s++, r);
+    if (USES(used, GOPE_SUM_V))
+        gope_ksum_add(s++, v);
+    if (USES(used, GOPE_SUM_WW))
+        gope_ksum_add_prod(s++, w, w);
+    if (USES(used, GOPE_SUM_WX))
+        gope_ksum_add_prod(s++, w, x);
+    if (USES(used, GOPE_SUM_XX))
+        gope_ksum_add_prod(s++, x, x);
+    if (USES(used, GOPE_SUM_RR))
+        gope_ksum_add_prod(s++, r, r);
+    if (USES(used, GOPE_SUM_VV))
+        gope_ksum_add_prod(s, v, v);
+}
+
 void gope_acc_add(const gope_estset_t *set, gope_acc *acc, const gope_obs *o)
 {
     const double w = o->w, x = w * o->r;
     acc->n++;
     acc->n_zero_w += w == 0;
     acc->max_w = w > acc->max_w ? w : acc->max_w;
-    gope_ksum_add(&acc->sum_w, w);
     gope_ksum_add(&acc->sum_w2, w * w);
-    gope_ksum_add(&acc->sum_wr, x);
     if (x > 0)
         top_insert(acc, x);
-    for (size_t i = 0; i < set->count; i++)
-        set->conf[i].ops->add(&set->conf[i], acc->sums + set->offset[i], o);
+    add_shared(set->shared, acc->sums, o, x);
+    for (size_t a = 0; a < set->n_adders; a++) {
+        const size_t i = set->adder[a];
+        set->conf[i].ops->add(&set->conf[i], acc->sums + set->own[i], o);
+    }
 }
 
 /* into->top = the GOPE_TOPK largest of both lists (a merge of two sorted runs). */
@@ -87,22 +117,21 @@ void gope_acc_merge(const gope_estset_t *set, gope_acc *into, const gope_acc *fr
     into->n += from->n;
     into->n_zero_w += from->n_zero_w;
     into->max_w = from->max_w > into->max_w ? from->max_w : into->max_w;
-    gope_ksum_merge(&into->sum_w, &from->sum_w);
     gope_ksum_merge(&into->sum_w2, &from->sum_w2);
-    gope_ksum_merge(&into->sum_wr, &from->sum_wr);
     top_merge(into, from);
     for (size_t i = 0; i < set->n_sums; i++)
         gope_ksum_merge(&into->sums[i], &from->sums[i]);
 }
 
-/* Saved form: the fields in declaration order, one 64-bit word each (doubles
- * as their IEEE-754 bits, so a round trip is bit-exact), then every sum of
- * the set's slices as (s, c). The fixed part is ACC_FIXED_WORDS long. */
+/* Saved form: n, n_zero_w, max_w, n_top, top[], one 64-bit word each
+ * (doubles as their IEEE-754 bits, so a round trip is bit-exact), then the
+ * sums w, rounded w * w and x, then every sum of every slice, each sum as
+ * (s, c). The fixed part is ACC_FIXED_WORDS long. */
 #define ACC_FIXED_WORDS (4 + GOPE_TOPK + 6)
 
 size_t gope_acc_words(const gope_estset_t *set)
 {
-    return ACC_FIXED_WORDS + 2 * set->n_sums;
+    return ACC_FIXED_WORDS + 2 * set->n_saved;
 }
 
 static uint64_t bits_of(double x)
@@ -140,11 +169,12 @@ void gope_acc_save(const gope_estset_t *set, const gope_acc *acc, uint64_t *word
     *w++ = acc->n_top;
     for (size_t i = 0; i < GOPE_TOPK; i++)
         *w++ = i < acc->n_top ? bits_of(acc->top[i]) : 0;
-    const gope_ksum *fixed[] = {&acc->sum_w, &acc->sum_w2, &acc->sum_wr};
+    const gope_ksum *fixed[] = {&acc->sums[GOPE_SUM_W], &acc->sum_w2, &acc->sums[GOPE_SUM_X]};
     for (size_t i = 0; i < 3; i++, w += 2)
         ksum_save(fixed[i], w);
-    for (size_t i = 0; i < set->n_sums; i++, w += 2)
-        ksum_save(&acc->sums[i], w);
+    for (size_t i = 0; i < set->count; i++)
+        for (size_t k = 0; k < set->conf[i].ops->n_sums; k++, w += 2)
+            ksum_save(&acc->sums[set->at[i][k]], w);
 }
 
 /* What gope_acc_add and gope_acc_merge can produce: counts that fit, a top
@@ -160,6 +190,24 @@ static bool acc_valid(const gope_acc *acc)
     return true;
 }
 
+/* Reads every slice at w into the accumulator's sums. A shared sum appears
+ * in several places (w and x in the fixed part too); gope_acc_save wrote the
+ * same bits at each, so a difference means the words did not come from it. */
+static bool load_slices(const gope_estset_t *set, gope_acc *acc, const uint64_t *w)
+{
+    bool seen[GOPE_EST_TYPES * GOPE_EST_MAX_SUMS] = {false};
+    seen[GOPE_SUM_W] = seen[GOPE_SUM_X] = true;
+    for (size_t i = 0; i < set->count; i++)
+        for (size_t k = 0; k < set->conf[i].ops->n_sums; k++, w += 2) {
+            gope_ksum *sum = &acc->sums[set->at[i][k]];
+            if (seen[set->at[i][k]] && (bits_of(sum->s) != w[0] || bits_of(sum->c) != w[1]))
+                return false;
+            ksum_load(sum, w);
+            seen[set->at[i][k]] = true;
+        }
+    return true;
+}
+
 bool gope_acc_load(const gope_estset_t *set, gope_acc *acc, const uint64_t *words)
 {
     const uint64_t *w = words;
@@ -172,19 +220,17 @@ bool gope_acc_load(const gope_estset_t *set, gope_acc *acc, const uint64_t *word
     for (size_t i = 0; i < GOPE_TOPK; i++, w++)
         if (i < acc->n_top)
             acc->top[i] = double_of(*w);
-    gope_ksum *fixed[] = {&acc->sum_w, &acc->sum_w2, &acc->sum_wr};
+    gope_ksum *fixed[] = {&acc->sums[GOPE_SUM_W], &acc->sum_w2, &acc->sums[GOPE_SUM_X]};
     for (size_t i = 0; i < 3; i++, w += 2)
         ksum_load(fixed[i], w);
-    for (size_t i = 0; i < set->n_sums; i++, w += 2)
-        ksum_load(&acc->sums[i], w);
-    return acc_valid(acc);
+    return load_slices(set, acc, w) && acc_valid(acc);
 }
 
 /* The share of sum(w r) held by the top terms; false (and a warning) when
  * sum(w r) is 0 or not finite. */
 static bool top_share(const gope_acc *acc, double *share, unsigned *warn)
 {
-    const double swr = gope_ksum_value(&acc->sum_wr);
+    const double swr = gope_ksum_value(&acc->sums[GOPE_SUM_X]);
     if (!isfinite(swr)) {
         *warn |= GOPE_W_NONFINITE;
         return false;
@@ -221,7 +267,7 @@ static bool ess(double sw, double sw2, double *out, unsigned *warn)
  * about; everything derived from it is marked undefined. */
 static void diagnostics(const gope_acc *acc, gope_diagnostics *d, unsigned *warn)
 {
-    const double n = (double)acc->n, sw = gope_ksum_value(&acc->sum_w);
+    const double n = (double)acc->n, sw = gope_ksum_value(&acc->sums[GOPE_SUM_W]);
     *d = (gope_diagnostics){.n = acc->n, .sum_w = sw, .max_w = acc->max_w};
     if (!isfinite(sw))
         *warn |= GOPE_W_NONFINITE;
@@ -253,9 +299,12 @@ void gope_acc_result(const gope_estset_t *set, const gope_acc *acc, gope_result 
     unsigned warn = 0;
     diagnostics(acc, &res->diag, &warn);
     res->count = set->count;
-    for (size_t i = 0; i < set->count; i++)
-        set->conf[i].ops->result(&set->conf[i], acc->sums + set->offset[i], acc->n,
-                                 &res->estimates[i], &warn);
+    for (size_t i = 0; i < set->count; i++) {
+        gope_ksum slice[GOPE_EST_MAX_SUMS];
+        for (size_t k = 0; k < set->conf[i].ops->n_sums; k++)
+            slice[k] = acc->sums[set->at[i][k]];
+        set->conf[i].ops->result(&set->conf[i], slice, acc->n, &res->estimates[i], &warn);
+    }
     res->warn_bits = warn;
 }
 

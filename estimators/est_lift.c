@@ -24,18 +24,17 @@
 
 enum { SUM_W, SUM_X, SUM_R, SUM_WW, SUM_WX, SUM_XX, SUM_XR, SUM_RR, LIFT_SUMS };
 
-GOPE_FMA_CLONES static void lift_add(const gope_estimator_conf *conf, gope_ksum *sums, const gope_obs *o)
+/* All but x r are shared. */
+static const uint8_t lift_layout[LIFT_SUMS] = {
+    GOPE_SUM_W, GOPE_SUM_X, GOPE_SUM_R, GOPE_SUM_WW,
+    GOPE_SUM_WX, GOPE_SUM_XX, GOPE_SUM_OWN, GOPE_SUM_RR,
+};
+
+GOPE_FMA_CLONES static void lift_add(const gope_estimator_conf *conf, gope_ksum *own, const gope_obs *o)
 {
     (void)conf;
-    const double w = o->w, r = o->r, x = w * r;
-    gope_ksum_add(&sums[SUM_W], w);
-    gope_ksum_add(&sums[SUM_X], x);
-    gope_ksum_add(&sums[SUM_R], r);
-    gope_ksum_add_prod(&sums[SUM_WW], w, w);
-    gope_ksum_add_prod(&sums[SUM_WX], w, x);
-    gope_ksum_add_prod(&sums[SUM_XX], x, x);
-    gope_ksum_add_prod(&sums[SUM_XR], x, r);
-    gope_ksum_add_prod(&sums[SUM_RR], r, r);
+    const double r = o->r, x = o->w * r;
+    gope_ksum_add_prod(&own[0], x, r);
 }
 
 /* sum phi^2 from the raw sums (see the top comment); v is the snips value. */
@@ -73,6 +72,7 @@ static void lift_result(const gope_estimator_conf *conf, const gope_ksum *sums, 
 const gope_estimator_ops gope_est_snips_lift = {
     .name = "snips_lift",
     .n_sums = LIFT_SUMS,
+    .layout = lift_layout,
     .has_lambda = false,
     .add = lift_add,
     .result = lift_result,

@@ -5,6 +5,9 @@
  * They differ only in the term, so each type is one small term function plus
  * an ops table (MEAN_TYPE below); they share `add` (sum t, sum t^2) and
  * `result`: value = mean t, stderr = sqrt(sum (t - mean t)^2 / (n - 1)) / sqrt(n).
+ * Three terms are quantities whose sums the accumulator keeps for other
+ * estimators too (ips: x = w r, dm: v, logged: r), so those types only name
+ * the shared sums (SHARED_MEAN_TYPE) and add nothing themselves.
  * The sum of squared deviations is expanded as sum t^2 - (sum t)^2 / n. Both
  * sums are kept exactly enough (t^2 enters with its fma rounding error) and
  * combined as double-doubles, so the expansion keeps full precision even when
@@ -17,22 +20,10 @@
 
 enum { SUM_T, SUM_T2, MEAN_SUMS };
 
-static double ips_term(const gope_estimator_conf *conf, const gope_obs *o)
-{
-    (void)conf;
-    return o->w * o->r;
-}
-
 /* min(w, lambda) r: weights above lambda are clipped to lambda. */
 static double ips_clip_term(const gope_estimator_conf *conf, const gope_obs *o)
 {
     return (o->w < conf->lambda ? o->w : conf->lambda) * o->r;
-}
-
-static double dm_term(const gope_estimator_conf *conf, const gope_obs *o)
-{
-    (void)conf;
-    return o->v;
 }
 
 static double dr_term(const gope_estimator_conf *conf, const gope_obs *o)
@@ -52,12 +43,6 @@ static double dr_os_term(const gope_estimator_conf *conf, const gope_obs *o)
 {
     double shrunk = conf->lambda * o->w / (o->w * o->w + conf->lambda);
     return o->v + shrunk * (o->r - o->q);
-}
-
-static double logged_term(const gope_estimator_conf *conf, const gope_obs *o)
-{
-    (void)conf;
-    return o->r;
 }
 
 static inline void add_term(gope_ksum *sums, double t)
@@ -87,26 +72,40 @@ static void mean_result(const gope_estimator_conf *conf, const gope_ksum *sums, 
     gope_est_finish(out, value, true, se, n >= 2, warn);
 }
 
-/* One mean-type estimator: `add` feeds id_term into the shared pair of sums. */
+static const uint8_t own_layout[MEAN_SUMS] = {GOPE_SUM_OWN, GOPE_SUM_OWN};
+
+/* One mean-type estimator: `add` feeds id_term into its own pair of sums. */
 #define MEAN_TYPE(id, lambda_default)                                                    \
     GOPE_FMA_CLONES static void id##_add(const gope_estimator_conf *conf,               \
-                                         gope_ksum *sums, const gope_obs *o)            \
+                                         gope_ksum *own, const gope_obs *o)             \
     {                                                                                    \
-        add_term(sums, id##_term(conf, o));                                              \
+        add_term(own, id##_term(conf, o));                                               \
     }                                                                                    \
     const gope_estimator_ops gope_est_##id = {                                           \
         .name = #id,                                                                     \
         .n_sums = MEAN_SUMS,                                                             \
+        .layout = own_layout,                                                            \
         .has_lambda = (lambda_default) > 0,                                              \
         .default_lambda = (lambda_default),                                              \
         .add = id##_add,                                                                 \
         .result = mean_result,                                                           \
     }
 
-MEAN_TYPE(ips, 0);
+/* One whose term t is a shared sum (sum t) with its exact square (sum t^2). */
+#define SHARED_MEAN_TYPE(id, sum_t, sum_t2)                                              \
+    static const uint8_t id##_layout[MEAN_SUMS] = {sum_t, sum_t2};                      \
+    const gope_estimator_ops gope_est_##id = {                                           \
+        .name = #id,                                                                     \
+        .n_sums = MEAN_SUMS,                                                             \
+        .layout = id##_layout,                                                           \
+        .add = NULL,                                                                     \
+        .result = mean_result,                                                           \
+    }
+
+SHARED_MEAN_TYPE(ips, GOPE_SUM_X, GOPE_SUM_XX);
 MEAN_TYPE(ips_clip, 100);
-MEAN_TYPE(dm, 0);
+SHARED_MEAN_TYPE(dm, GOPE_SUM_V, GOPE_SUM_VV);
 MEAN_TYPE(dr, 0);
 MEAN_TYPE(switch_dr, 100);
 MEAN_TYPE(dr_os, 100);
-MEAN_TYPE(logged, 0);
+SHARED_MEAN_TYPE(logged, GOPE_SUM_R, GOPE_SUM_RR);

@@ -19,19 +19,23 @@
 
 enum { SUM_V, SUM_W, SUM_Y, SUM_VV, SUM_VW, SUM_VY, SUM_WW, SUM_WY, SUM_YY, SNDR_SUMS };
 
-GOPE_FMA_CLONES static void sndr_add(const gope_estimator_conf *conf, gope_ksum *sums, const gope_obs *o)
+static const uint8_t sndr_layout[SNDR_SUMS] = {
+    GOPE_SUM_V, GOPE_SUM_W, GOPE_SUM_OWN, GOPE_SUM_VV, GOPE_SUM_OWN,
+    GOPE_SUM_OWN, GOPE_SUM_WW, GOPE_SUM_OWN, GOPE_SUM_OWN,
+};
+
+/* The own sums, in slice order: y, v w, v y, w y, y^2. */
+enum { OWN_Y, OWN_VW, OWN_VY, OWN_WY, OWN_YY };
+
+GOPE_FMA_CLONES static void sndr_add(const gope_estimator_conf *conf, gope_ksum *own, const gope_obs *o)
 {
     (void)conf;
     const double v = o->v, w = o->w, y = w * (o->r - o->q);
-    gope_ksum_add(&sums[SUM_V], v);
-    gope_ksum_add(&sums[SUM_W], w);
-    gope_ksum_add(&sums[SUM_Y], y);
-    gope_ksum_add_prod(&sums[SUM_VV], v, v);
-    gope_ksum_add_prod(&sums[SUM_VW], v, w);
-    gope_ksum_add_prod(&sums[SUM_VY], v, y);
-    gope_ksum_add_prod(&sums[SUM_WW], w, w);
-    gope_ksum_add_prod(&sums[SUM_WY], w, y);
-    gope_ksum_add_prod(&sums[SUM_YY], y, y);
+    gope_ksum_add(&own[OWN_Y], y);
+    gope_ksum_add_prod(&own[OWN_VW], v, w);
+    gope_ksum_add_prod(&own[OWN_VY], v, y);
+    gope_ksum_add_prod(&own[OWN_WY], w, y);
+    gope_ksum_add_prod(&own[OWN_YY], y, y);
 }
 
 /* sum phi^2 from the raw sums (see the top comment). */
@@ -69,6 +73,7 @@ static void sndr_result(const gope_estimator_conf *conf, const gope_ksum *sums, 
 const gope_estimator_ops gope_est_sndr = {
     .name = "sndr",
     .n_sums = SNDR_SUMS,
+    .layout = sndr_layout,
     .has_lambda = false,
     .add = sndr_add,
     .result = sndr_result,

@@ -13,16 +13,9 @@
 
 enum { SUM_W, SUM_X, SUM_WW, SUM_WX, SUM_XX, SNIPS_SUMS };
 
-GOPE_FMA_CLONES static void snips_add(const gope_estimator_conf *conf, gope_ksum *sums, const gope_obs *o)
-{
-    (void)conf;
-    const double w = o->w, x = w * o->r;
-    gope_ksum_add(&sums[SUM_W], w);
-    gope_ksum_add(&sums[SUM_X], x);
-    gope_ksum_add_prod(&sums[SUM_WW], w, w);
-    gope_ksum_add_prod(&sums[SUM_WX], w, x);
-    gope_ksum_add_prod(&sums[SUM_XX], x, x);
-}
+/* Every sum it keeps is shared (the accumulator adds them). */
+static const uint8_t snips_layout[SNIPS_SUMS] = {GOPE_SUM_W, GOPE_SUM_X, GOPE_SUM_WW,
+                                                 GOPE_SUM_WX, GOPE_SUM_XX};
 
 static void snips_result(const gope_estimator_conf *conf, const gope_ksum *sums, uint64_t n,
                          gope_estimate *out, unsigned *warn)
@@ -46,7 +39,8 @@ static void snips_result(const gope_estimator_conf *conf, const gope_ksum *sums,
 const gope_estimator_ops gope_est_snips = {
     .name = "snips",
     .n_sums = SNIPS_SUMS,
+    .layout = snips_layout,
     .has_lambda = false,
-    .add = snips_add,
+    .add = NULL,
     .result = snips_result,
 };

@@ -2,11 +2,13 @@
  * estimators_int.h — internals of the estimator library, shared by its .c files.
  *
  * Three layers:
- *   - the set (estset.c): which estimator types, their lambdas, and where each
- *     one's slice of sums starts inside an accumulator;
- *   - the types (est_mean.c, est_snips.c, est_sndr.c, est_lift.c): an ops table each, whose
- *     `add` feeds its own slice and whose `result` turns the slice into numbers;
- *   - the accumulator (acc.c): diagnostics plus the slices, merge and results.
+ *   - the set (estset.c): which estimator types, their lambdas, and where
+ *     each sum of each one's slice lives inside an accumulator;
+ *   - the types (est_mean.c, est_snips.c, est_sndr.c, est_lift.c): an ops
+ *     table each, whose `add` feeds the sums only it keeps and whose
+ *     `result` turns its slice into numbers;
+ *   - the accumulator (acc.c): diagnostics, the shared sums, the own sums,
+ *     merge, the saved form (every slice in full) and results.
  *
  * Numerics. Every sum is a gope_ksum (Neumaier): s + c carries roughly twice
  * the precision of a double. Standard errors come from power sums, e.g.
@@ -28,11 +30,22 @@
 /* Number of estimator types; a set holds each at most once. */
 #define GOPE_EST_TYPES 10
 
+/* The longest slice of a type (sndr's). */
+#define GOPE_EST_MAX_SUMS 9
+
+/* An accumulator's sums: the shared sums the set uses, in gope_sum_id order
+ * (so w and x, always used, are sums[GOPE_SUM_W] and sums[GOPE_SUM_X]),
+ * then each estimator's own sums. */
 struct gope_estset_s {
     size_t count;                          /* configured estimators */
-    size_t n_sums;                         /* gope_ksum per accumulator */
+    size_t n_sums;                         /* distinct gope_ksum per accumulator */
+    size_t n_saved;                        /* sums of all slices (the saved form) */
+    unsigned shared;                       /* bit per gope_sum_id in use */
     gope_estimator_conf conf[GOPE_EST_TYPES];
-    size_t offset[GOPE_EST_TYPES];         /* first sum of conf[i] */
+    size_t own[GOPE_EST_TYPES];            /* first own sum of conf[i] */
+    uint8_t at[GOPE_EST_TYPES][GOPE_EST_MAX_SUMS]; /* sum k of conf[i]'s slice */
+    size_t n_adders;                       /* confs with own sums (an `add`) */
+    uint8_t adder[GOPE_EST_TYPES];         /* their indices, for gope_acc_add */
 };
 
 /* The types, in output order (see gope_estimator_all). */

@@ -7,7 +7,10 @@
  * and two specs naming the same estimators give the same set. `logged` is
  * always part of a set, because every record reports the baseline. Each type
  * appears at most once, so a set is a fixed-size struct (one allocation).
+ * The set also decides where each estimator's sums live in an accumulator,
+ * so that a sum several of them keep (sum w, ...) is added only once.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +161,36 @@ static gope_status parse_spec(const char *spec, bool chosen[], double lambda[], 
     }
 }
 
+/* Places the sums of the configured estimators in an accumulator (see
+ * struct gope_estset_s): a shared sum once, however many slices list it. */
+static void lay_out(gope_estset_t *set)
+{
+    unsigned used = 1u << GOPE_SUM_W | 1u << GOPE_SUM_X; /* the diagnostics' */
+    for (size_t i = 0; i < set->count; i++) {
+        const gope_estimator_ops *ops = set->conf[i].ops;
+        assert(ops->n_sums <= GOPE_EST_MAX_SUMS);
+        for (size_t k = 0; k < ops->n_sums; k++)
+            used |= ops->layout[k] == GOPE_SUM_OWN ? 0 : 1u << ops->layout[k];
+    }
+    uint8_t shared_at[GOPE_SUM_SHARED] = {0};
+    size_t n = 0;
+    for (int id = 0; id < GOPE_SUM_SHARED; id++)
+        if (used >> id & 1)
+            shared_at[id] = (uint8_t)n++;
+    for (size_t i = 0; i < set->count; i++) {
+        const gope_estimator_ops *ops = set->conf[i].ops;
+        set->own[i] = n;
+        for (size_t k = 0; k < ops->n_sums; k++)
+            set->at[i][k] = ops->layout[k] == GOPE_SUM_OWN ? (uint8_t)n++
+                                                           : shared_at[ops->layout[k]];
+        set->n_saved += ops->n_sums;
+        if (ops->add)
+            set->adder[set->n_adders++] = (uint8_t)i;
+    }
+    set->shared = used;
+    set->n_sums = n;
+}
+
 gope_status gope_estset_parse(const char *spec, gope_estset_t **out, gope_err *err)
 {
     bool chosen[GOPE_EST_TYPES] = {false};
@@ -170,14 +203,10 @@ gope_status gope_estset_parse(const char *spec, gope_estset_t **out, gope_err *e
     if (!set)
         return gope_err_set(err, GOPE_ERR_NOMEM, "estimators: out of memory");
     chosen[registry_index("logged", strlen("logged"))] = true; /* the baseline, always */
-    for (int t = 0; t < GOPE_EST_TYPES; t++) {
-        if (!chosen[t])
-            continue;
-        set->conf[set->count] = (gope_estimator_conf){registry[t], lambda[t]};
-        set->offset[set->count] = set->n_sums;
-        set->n_sums += registry[t]->n_sums;
-        set->count++;
-    }
+    for (int t = 0; t < GOPE_EST_TYPES; t++)
+        if (chosen[t])
+            set->conf[set->count++] = (gope_estimator_conf){registry[t], lambda[t]};
+    lay_out(set);
     *out = set;
     return GOPE_OK;
 }

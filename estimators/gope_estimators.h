@@ -7,8 +7,9 @@
  *   q = ev of the logged action, v = sum_j pi_j ev_j. Each estimator
  *   (ips, ips_clip, snips, dm, dr, sndr, switch_dr, dr_os, logged, and
  *   snips_lift = snips - logged) is one
- *   type: a const table of operations that adds an observation to its own
- *   slice of compensated sums and turns the sums into a value, a standard
+ *   type: a const table of operations that adds an observation to its
+ *   slice of compensated sums (sums that several types need, such as sum w,
+ *   are kept once and shared) and turns the sums into a value, a standard
  *   error and a 95% interval. Definitions follow Open Bandit Pipeline; the
  *   formulas are in docs/estimators.md.
  *
@@ -78,15 +79,37 @@ typedef struct {
     double lambda; /* clipping / switching / shrinkage threshold, if used */
 } gope_estimator_conf;
 
-/* The operations every estimator type provides. `sums` is the estimator's own
- * slice of n_sums compensated sums inside an accumulator. Merging is the same
- * for all types (sums add), so it is not per type. */
+/* The sums that several estimator types keep (and the diagnostics: w and
+ * x always). An accumulator keeps each one its set needs once, and every
+ * estimator whose slice lists it reads that copy; the quadratic ones are
+ * added exactly (their products' rounding errors are kept). */
+typedef enum {
+    GOPE_SUM_W = 0, /* w */
+    GOPE_SUM_X,     /* x = w r */
+    GOPE_SUM_R,     /* r */
+    GOPE_SUM_V,     /* v */
+    GOPE_SUM_WW,    /* w^2 */
+    GOPE_SUM_WX,    /* w x */
+    GOPE_SUM_XX,    /* x^2 */
+    GOPE_SUM_RR,    /* r^2 */
+    GOPE_SUM_VV,    /* v^2 */
+    GOPE_SUM_SHARED,               /* how many there are */
+    GOPE_SUM_OWN = GOPE_SUM_SHARED /* a sum that only its estimator keeps */
+} gope_sum_id;
+
+/* The operations every estimator type provides. An estimator's slice is
+ * n_sums compensated sums; layout[k] says which shared sum slice sum k is,
+ * or GOPE_SUM_OWN. `add` adds an observation to the own sums only (`own`
+ * holds them in slice order) and is NULL when there are none. `result` reads
+ * the whole slice. Merging is the same for all types (sums add), so it is
+ * not per type. */
 typedef struct gope_estimator_ops {
     const char *name;      /* "snips", stable, used in output */
-    size_t n_sums;         /* how many gope_ksum it keeps */
+    size_t n_sums;         /* sums in its slice (and in the saved form) */
+    const uint8_t *layout; /* n_sums gope_sum_id */
     bool has_lambda;       /* accepts ":lambda=X" */
     double default_lambda; /* when has_lambda */
-    void (*add)(const gope_estimator_conf *conf, gope_ksum *sums, const gope_obs *o);
+    void (*add)(const gope_estimator_conf *conf, gope_ksum *own, const gope_obs *o);
     /* `n` events were added; fills `out` (value, se, CI and the _ok flags) and
      * ORs GOPE_W_* bits explaining undefined parts into *warn. */
     void (*result)(const gope_estimator_conf *conf, const gope_ksum *sums,

@@ -212,11 +212,10 @@ HOT bool closes_empty(gope_dec_cur *c, const char *p, char close)
  * value. Always inlined, so matcher and callback become direct calls. */
 typedef bool (*member_fn)(gope_dec_cur *c, void *ctx, int field);
 
-HOT bool each_member(gope_dec_cur *c, match_fn match, member_fn fn, void *ctx)
+/* The members of an open object from the key at p on, and its closing '}'. */
+HOT bool members_from(gope_dec_cur *c, const char *p, match_fn match, member_fn fn, void *ctx)
 {
-    const char *p = open_container(c), *end = c->end;
-    if (!p || closes_empty(c, p, '}'))
-        return p != NULL;
+    const char *end = c->end;
     for (bool more = true; more;) {
         int field = -1;
         if (p == end || *p != '"' || !(p = read_key(c, p, match, &field)))
@@ -229,6 +228,27 @@ HOT bool each_member(gope_dec_cur *c, match_fn match, member_fn fn, void *ctx)
     }
     c->p = p;
     return true;
+}
+
+HOT bool each_member(gope_dec_cur *c, match_fn match, member_fn fn, void *ctx)
+{
+    const char *p = open_container(c);
+    if (!p || closes_empty(c, p, '}'))
+        return p != NULL;
+    return members_from(c, p, match, fn, ctx);
+}
+
+/* After a member's value (c->p just past it): the object's other members
+ * and its closing '}', as each_member reads them. */
+HOT bool rest_of_members(gope_dec_cur *c, match_fn match, member_fn fn, void *ctx)
+{
+    bool more;
+    const char *p = next_or_close(c, c->p, '}', &more);
+    if (!p || !more) {
+        c->p = p ? p : c->p;
+        return p != NULL;
+    }
+    return members_from(c, p, match, fn, ctx);
 }
 
 /* The array at c->p: fn(c, ctx, i) for each element; *n = their count. */
@@ -288,17 +308,69 @@ typedef struct {
     uint8_t kinds[GOPE_CF_COUNT];
 } cand_ctx;
 
+/* The first occurrence of field f, its value at c->p. */
+HOT bool cand_value(gope_dec_cur *c, cand_ctx *cc, gope_dec_cfield f)
+{
+    gope_dec_val v;
+    if (!value(c, &v))
+        return false;
+    cc->kinds[f] = v.kind;
+    gope_dec_cand_store(cc->dec, cc->slot, f, &v);
+    return true;
+}
+
 static bool cand_member(gope_dec_cur *c, void *ctx, int f)
 {
     cand_ctx *cc = ctx;
     if (f < 0 || cc->kinds[f] != GOPE_DK_ABSENT)
         return gope_dec_skip(c);
-    gope_dec_val v;
-    if (!value(c, &v))
+    return cand_value(c, cc, (gope_dec_cfield)f);
+}
+
+/* Past the n bytes of `lit` (a member's separator, key and ':') at c->p and
+ * the whitespace after them, when they are there and a value follows. */
+HOT bool usual_key(gope_dec_cur *c, const char *lit, size_t n)
+{
+    if ((size_t)(c->end - c->p) <= n || !same_bytes(c->p, lit, n))
         return false;
-    cc->kinds[f] = v.kind;
-    gope_dec_cand_store(cc->dec, cc->slot, (gope_dec_cfield)f, &v);
+    const char *p = gope_dec_skip_ws(c->p + n, c->end);
+    if (p == c->end)
+        return false; /* the reader reports it */
+    c->p = p;
     return true;
+}
+
+#define USUAL_KEY(c, lit) usual_key(c, lit, sizeof lit - 1)
+
+/* Field f if its key is next (`lit`: separator, key, ':'); false only on a
+ * bad value. */
+#define USUAL_MEMBER(c, cc, lit, f) (!USUAL_KEY(c, lit) || cand_value(c, cc, f))
+
+/* The members of the candidate at c->p (a '{', below the nesting limit) as
+ * the logs write them: streamer_id, then whichever of ev, sigma, load,
+ * capacity, whales, cold_start and head come next in this order, with no
+ * whitespace before a ':' and no escapes in keys. Each key is one compare of the bytes at hand and
+ * each field is known where its value is read, so neither the key matcher
+ * nor the store dispatch on it. Members are still read one after the other,
+ * each as cand_member reads it, so the reader can take over at any member
+ * that does not fit (rest_of_members): it never reads a byte twice, and a
+ * fault is met in the same state as there. @return false on a bad value;
+ * true with c->p after the last value read, or at the '{' when it read none
+ * (*any false). */
+HOT bool usual_members(gope_dec_cur *c, cand_ctx *cc, bool *any)
+{
+    *any = USUAL_KEY(c, "{\"streamer_id\":");
+    if (!*any)
+        return true;
+    c->depth++; /* the object is open, as open_container leaves it */
+    return cand_value(c, cc, GOPE_CF_STREAMER_ID) &&
+           USUAL_MEMBER(c, cc, ",\"ev\":", GOPE_CF_EV) &&
+           USUAL_MEMBER(c, cc, ",\"sigma\":", GOPE_CF_SIGMA) &&
+           USUAL_MEMBER(c, cc, ",\"load\":", GOPE_CF_LOAD) &&
+           USUAL_MEMBER(c, cc, ",\"capacity\":", GOPE_CF_CAPACITY) &&
+           USUAL_MEMBER(c, cc, ",\"whales\":", GOPE_CF_WHALES) &&
+           USUAL_MEMBER(c, cc, ",\"cold_start\":", GOPE_CF_COLD_START) &&
+           USUAL_MEMBER(c, cc, ",\"head\":", GOPE_CF_HEAD);
 }
 
 static bool candidate(gope_dec_cur *c, void *ctx, size_t idx)
@@ -309,7 +381,11 @@ static bool candidate(gope_dec_cur *c, void *ctx, size_t idx)
         return gope_dec_skip(c);
     }
     cand_ctx cc = {.dec = dec, .slot = gope_dec_cand_slot(dec, idx)};
-    if (!each_member(c, cand_match, cand_member, &cc))
+    bool usual = false;
+    if (c->depth < GOPE_DEC_NESTING_LIMIT && !usual_members(c, &cc, &usual))
+        return false;
+    if (!(usual ? rest_of_members(c, cand_match, cand_member, &cc)
+                : each_member(c, cand_match, cand_member, &cc)))
         return false;
     gope_dec_cand_done(dec, idx, cc.kinds);
     return true;
@@ -395,6 +471,45 @@ static bool top_member(gope_dec_cur *c, void *ctx, int f)
     return value(c, v);
 }
 
+/* Top-level field f if its key is next (`lit`: separator, key, ':'); false
+ * only on a bad value. */
+#define USUAL_TOP_MEMBER(c, dec, lit, f) (!USUAL_KEY(c, lit) || top_member(c, dec, f))
+
+/* The members of the event object at c->p (a '{') as the logs write them:
+ * schema, then whichever of the other fields come next in the order below,
+ * read as usual_members reads a candidate's (see there: the reader takes
+ * over at the first member that does not fit). */
+static bool usual_top_members(gope_dec_cur *c, gope_decoder_t *dec, bool *any)
+{
+    *any = USUAL_KEY(c, "{\"schema\":");
+    if (!*any)
+        return true;
+    c->depth++; /* the object is open (at depth 0, below the limit) */
+    return top_member(c, dec, GOPE_F_SCHEMA) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"event_id\":", GOPE_F_EVENT_ID) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"ts\":", GOPE_F_TS) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"user_id\":", GOPE_F_USER_ID) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"is_whale\":", GOPE_F_IS_WHALE) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"candidates\":", GOPE_F_CANDIDATES) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"action\":", GOPE_F_ACTION) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"propensity\":", GOPE_F_PROPENSITY) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"probs\":", GOPE_F_PROBS) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"reward\":", GOPE_F_REWARD) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"logging_policy\":", GOPE_F_LOGGING_POLICY) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"lambda_values\":", GOPE_F_LAMBDA_VALUES) &&
+           USUAL_TOP_MEMBER(c, dec, ",\"uncertainty_score\":", GOPE_F_UNCERTAINTY_SCORE);
+}
+
+/* The event object at c->p. */
+static bool event_object(gope_dec_cur *c, gope_decoder_t *dec)
+{
+    bool usual = false;
+    if (!usual_top_members(c, dec, &usual))
+        return false;
+    return usual ? rest_of_members(c, top_match, top_member, dec)
+                 : each_member(c, top_match, top_member, dec);
+}
+
 gope_reason gope_decode_line(gope_decoder_t *dec, const char *line, size_t len,
                              bool require_reward, gope_event *out,
                              char *detail, size_t detail_size)
@@ -409,7 +524,7 @@ gope_reason gope_decode_line(gope_decoder_t *dec, const char *line, size_t len,
     gope_dec_ws(&c);
     bool object = c.p < c.end && *c.p == '{';
     bool ok = c.p < c.end &&
-              (object ? each_member(&c, top_match, top_member, dec) : gope_dec_skip(&c));
+              (object ? event_object(&c, dec) : gope_dec_skip(&c));
     if (ok) {
         gope_dec_ws(&c);
         ok = c.p == c.end;

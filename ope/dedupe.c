@@ -5,7 +5,8 @@
  * remembered for `horizon` of event time after the largest ts seen. Ids are
  * stored as two independent 64-bit hashes (128 bits: a false duplicate needs
  * ~2^64 ids in the horizon), which keeps an entry at 24 bytes whatever the id
- * length.
+ * length, and a table slot, which needs no ts, at 16 (a slot never straddles
+ * two cache lines, and the table fits more of them in cache).
  *
  * Structure: an open-addressing table (linear probing, backward-shift
  * deletion, so no tombstones) plus a FIFO of the same entries in insertion
@@ -22,15 +23,19 @@
 
 typedef struct {
     uint64_t h1, h2; /* h1 == 0 marks an empty slot (h1 is forced non-zero) */
+} key;
+
+typedef struct {
+    key k;
     int64_t ts;
 } entry;
 
 struct gope_dedupe_s {
     int64_t horizon, max_ts;
-    entry *slots;
+    key *slots;
     size_t mask, used;  /* capacity = mask + 1, a power of two */
     entry *fifo;        /* ring buffer */
-    size_t head, count, fifo_cap;
+    size_t head, count, fifo_cap; /* fifo_cap: a power of two (see fifo_at) */
 };
 
 static uint64_t mix(uint64_t h)
@@ -61,10 +66,17 @@ static entry make_entry(const char *id, size_t len, int64_t ts)
     uint64_t tail = 0;
     memcpy(&tail, id + i, len - i);
     tail ^= (uint64_t)(len - i) << 56;
-    entry e = {mix(h1 ^ tail), mix(h2 ^ tail), ts};
-    if (e.h1 == 0)
-        e.h1 = 1;
+    entry e = {{mix(h1 ^ tail), mix(h2 ^ tail)}, ts};
+    if (e.k.h1 == 0)
+        e.k.h1 = 1;
     return e;
+}
+
+/* Position i of the FIFO, counted from its head. The capacity starts at a
+ * power of two and only doubles, so a mask replaces the division of `%`. */
+static size_t fifo_at(const gope_dedupe_t *d, size_t i)
+{
+    return (d->head + i) & (d->fifo_cap - 1);
 }
 
 gope_dedupe_t *gope_dedupe_new(int64_t horizon_ms)
@@ -94,11 +106,11 @@ void gope_dedupe_free(gope_dedupe_t *d)
     free(d);
 }
 
-/* Slot holding `e`'s key, or the empty slot where it would go. */
-static size_t find_slot(const gope_dedupe_t *d, const entry *e)
+/* Slot holding `k`, or the empty slot where it would go. */
+static size_t find_slot(const gope_dedupe_t *d, const key *k)
 {
-    size_t i = e->h2 & d->mask;
-    while (d->slots[i].h1 && (d->slots[i].h1 != e->h1 || d->slots[i].h2 != e->h2))
+    size_t i = k->h2 & d->mask;
+    while (d->slots[i].h1 && (d->slots[i].h1 != k->h1 || d->slots[i].h2 != k->h2))
         i = (i + 1) & d->mask;
     return i;
 }
@@ -106,12 +118,12 @@ static size_t find_slot(const gope_dedupe_t *d, const entry *e)
 bool gope_dedupe_seen(const gope_dedupe_t *d, const char *id, size_t len)
 {
     entry e = make_entry(id, len, 0);
-    return d->slots[find_slot(d, &e)].h1 != 0;
+    return d->slots[find_slot(d, &e.k)].h1 != 0;
 }
 
-static void table_remove(gope_dedupe_t *d, const entry *e)
+static void table_remove(gope_dedupe_t *d, const key *k)
 {
-    size_t i = find_slot(d, e);
+    size_t i = find_slot(d, k);
     if (!d->slots[i].h1)
         return;
     /* backward-shift: pull later members of the probe run into the hole */
@@ -133,8 +145,8 @@ static void table_remove(gope_dedupe_t *d, const entry *e)
 static gope_status grow_table(gope_dedupe_t *d, gope_err *err)
 {
     size_t old_cap = d->mask + 1;
-    entry *old = d->slots;
-    entry *slots = calloc(old_cap * 2, sizeof *slots);
+    key *old = d->slots;
+    key *slots = calloc(old_cap * 2, sizeof *slots);
     if (!slots)
         return gope_err_set(err, GOPE_ERR_NOMEM, "dedupe: out of memory");
     d->slots = slots;
@@ -152,7 +164,7 @@ static gope_status grow_fifo(gope_dedupe_t *d, gope_err *err)
     if (!f)
         return gope_err_set(err, GOPE_ERR_NOMEM, "dedupe: out of memory");
     for (size_t i = 0; i < d->count; i++)
-        f[i] = d->fifo[(d->head + i) % d->fifo_cap];
+        f[i] = d->fifo[fifo_at(d, i)];
     free(d->fifo);
     d->fifo = f;
     d->head = 0;
@@ -163,8 +175,8 @@ static gope_status grow_fifo(gope_dedupe_t *d, gope_err *err)
 static void expire(gope_dedupe_t *d)
 {
     while (d->count && d->fifo[d->head].ts < d->max_ts - d->horizon) {
-        table_remove(d, &d->fifo[d->head]);
-        d->head = (d->head + 1) % d->fifo_cap;
+        table_remove(d, &d->fifo[d->head].k);
+        d->head = fifo_at(d, 1);
         d->count--;
     }
 }
@@ -179,12 +191,12 @@ static gope_status add_entry(gope_dedupe_t *d, const entry *e, bool *added, gope
         return st;
     if (d->count == d->fifo_cap && (st = grow_fifo(d, err)) != GOPE_OK)
         return st;
-    size_t i = find_slot(d, e);
+    size_t i = find_slot(d, &e->k);
     if (d->slots[i].h1)
         return GOPE_OK; /* already present */
-    d->slots[i] = *e;
+    d->slots[i] = e->k;
     d->used++;
-    d->fifo[(d->head + d->count) % d->fifo_cap] = *e;
+    d->fifo[fifo_at(d, d->count)] = *e;
     d->count++;
     *added = true;
     return GOPE_OK;
@@ -217,9 +229,9 @@ gope_status gope_dedupe_save(const void *obj, FILE *f, gope_err *err)
     gope_ckw_i64(f, d->max_ts);
     gope_ckw_u64(f, d->count);
     for (size_t i = 0; i < d->count; i++) {
-        const entry *e = &d->fifo[(d->head + i) % d->fifo_cap];
-        gope_ckw_u64(f, e->h1);
-        gope_ckw_u64(f, e->h2);
+        const entry *e = &d->fifo[fifo_at(d, i)];
+        gope_ckw_u64(f, e->k.h1);
+        gope_ckw_u64(f, e->k.h2);
         gope_ckw_i64(f, e->ts);
     }
     return GOPE_OK;
@@ -238,11 +250,11 @@ gope_status gope_dedupe_load(gope_dedupe_t *d, gope_ckr *r, gope_err *err)
         return gope_ckr_fail(r, err, "%llu ids do not fit in the section", (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++) {
         entry e;
-        gope_ckr_u64(r, &e.h1);
-        gope_ckr_u64(r, &e.h2);
+        gope_ckr_u64(r, &e.k.h1);
+        gope_ckr_u64(r, &e.k.h2);
         gope_ckr_i64(r, &e.ts);
         bool added = false;
-        gope_status st = e.h1 ? add_entry(d, &e, &added, err) : GOPE_OK;
+        gope_status st = e.k.h1 ? add_entry(d, &e, &added, err) : GOPE_OK;
         if (st != GOPE_OK)
             return st;
         if (!added) {

@@ -135,21 +135,52 @@ static gope_status emit(void *ctx, const gope_window_result *w, gope_err *err)
     return GOPE_OK;
 }
 
+/* gope_ksum_add(k, x) without its branch, whose direction goes by the data
+ * (where the support is, how big each term is) and so is mispredicted
+ * often. Knuth's TwoSum computes the rounding error of s + x exactly, as
+ * the ordered form of gope_ksum_add does, so s and c come out the same: the
+ * errors are equal, and an error of either sign of zero leaves c alone (c
+ * starts at +0 and can never become -0). */
+static inline void ksum_add_branchless(gope_ksum *k, double x)
+{
+    const double s = k->s, t = s + x, x_part = t - s;
+    k->c += (s - (t - x_part)) + (x - x_part);
+    k->s = t;
+}
+
+/* v = sum_j pi_j ev_j (pi_j, ev_j >= 0) as a compensated sum of the nonzero
+ * terms, in order. Adding a zero (greedy gives most candidates pi_j = 0)
+ * cannot change a compensated sum that starts at +0: s + 0 = s, the
+ * compensation gains exactly +0, and neither part can become -0. So leaving
+ * the zeros out is bit-exact, and the dependent chain of additions is as
+ * long as the support. `terms` is room for K doubles. */
+static double expected_value(const double *pi, const gope_candidate *c, size_t k, double *terms)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < k; j++) {
+        terms[n] = pi[j] * c[j].ev;
+        n += terms[n] != 0; /* no branch: the support is anywhere */
+    }
+    gope_ksum v = {0, 0};
+    for (size_t j = 0; j < n; j++)
+        ksum_add_branchless(&v, terms[j]);
+    return gope_ksum_value(&v);
+}
+
 /* Each policy's observation of decision `ev` with reward `r`, into p->obs. */
 static void observe(gope_pipeline_t *p, const gope_event *ev, double r)
 {
     const gope_candidate *c = ev->candidates;
     const size_t k = ev->n_candidates, n_policies = gope_policies_count(p->policies);
+    const double q = c[ev->action].ev;
     for (size_t i = 0; i < n_policies; i++) {
         gope_policy_probs(p->policies, i, ev, p->pi, p->scratch);
-        gope_ksum v = {0, 0};
-        for (size_t j = 0; j < k; j++)
-            gope_ksum_add(&v, p->pi[j] * c[j].ev);
+        /* the scores in p->scratch are spent: it holds the terms of v */
         p->obs[i] = (gope_obs){
             .w = p->pi[ev->action] / ev->propensity,
             .r = r,
-            .q = c[ev->action].ev,
-            .v = gope_ksum_value(&v),
+            .q = q,
+            .v = expected_value(p->pi, c, k, p->scratch),
         };
     }
 }

@@ -22,6 +22,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "policy_int.h"
 
@@ -150,8 +151,10 @@ static void select_greedy(const double *score, size_t k, double eps, double *pi)
     double cut = isfinite(max) ? max - 1e-9 * fmax(1.0, fabs(max)) : max;
     size_t m = count_at_least(score, k, cut);
     int all = m == 0; /* every score NaN: treat all candidates as tied */
-    double top = 1.0 / (double)(all ? k : m);
-    double floor_pi = eps / (double)k, keep = 1.0 - eps;
+    /* the divisions are skipped where their result is known exactly (a
+     * single winner, plain greedy): they are the slow part of this code */
+    double top = m == 1 ? 1.0 : 1.0 / (double)(all ? k : m);
+    double floor_pi = eps == 0.0 ? 0.0 : eps / (double)k, keep = 1.0 - eps;
     /* the two values pi_j can take, formed once: the loop is then a select
      * the compiler vectorises */
     double in = floor_pi + keep * (top * indicator[1]);
@@ -160,8 +163,19 @@ static void select_greedy(const double *score, size_t k, double eps, double *pi)
         pi[j] = score[j] >= cut ? in : out;
 }
 
+/* Whether t is a normal power of two: then 1 / t is exact, and x * (1 / t)
+ * is the same double as x / t (both are x 2^-e, correctly rounded). */
+static bool exact_reciprocal(double t)
+{
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    const uint64_t exponent = bits >> 52 & 0x7FF, mantissa = bits & ((UINT64_C(1) << 52) - 1);
+    return mantissa == 0 && exponent != 0 && exponent != 0x7FF;
+}
+
 /* pi_j = exp((score_j - max) / t) / sum: every exponent <= 0, the top one 0,
- * so nothing overflows and the sum is >= 1. */
+ * so nothing overflows and the sum is >= 1. The usual temperatures (1,
+ * 0.5, ...) are powers of two, whose division is a multiplication. */
 static void select_softmax(const double *score, size_t k, double t, double *pi)
 {
     double max = max_score(score, k);
@@ -169,9 +183,12 @@ static void select_softmax(const double *score, size_t k, double t, double *pi)
         select_greedy(score, k, 0.0, pi);
         return;
     }
+    const bool by_inverse = exact_reciprocal(t);
+    const double inv_t = 1.0 / t;
     double sum = 0.0;
     for (size_t j = 0; j < k; j++) {
-        pi[j] = isnan(score[j]) ? 0.0 : exp((score[j] - max) / t);
+        const double d = score[j] - max;
+        pi[j] = isnan(score[j]) ? 0.0 : exp(by_inverse ? d * inv_t : d / t);
         sum += pi[j];
     }
     for (size_t j = 0; j < k; j++)

@@ -5,6 +5,7 @@
  * item its message must name.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "est_fixture.h"
@@ -34,7 +35,11 @@ Test(estimators_estset, registry)
     for (size_t i = 0; i < count; i++) {
         cr_expect_str_eq(all[i]->name, order[i]);
         cr_expect_eq(gope_estimator_find(order[i]), all[i]);
-        cr_expect(all[i]->n_sums > 0 && all[i]->add && all[i]->result);
+        cr_expect(all[i]->n_sums > 0 && all[i]->layout && all[i]->result);
+        bool own = false; /* an estimator with sums of its own adds to them */
+        for (size_t k = 0; k < all[i]->n_sums; k++)
+            own |= all[i]->layout[k] == GOPE_SUM_OWN;
+        cr_expect_eq(own, all[i]->add != NULL, "%s", order[i]);
         bool lambda = !strcmp(order[i], "ips_clip") || !strcmp(order[i], "switch_dr") ||
                       !strcmp(order[i], "dr_os");
         cr_expect_eq(all[i]->has_lambda, lambda, "%s", order[i]);
@@ -76,17 +81,33 @@ Test(estimators_estset, canonical_order_and_logged_always)
     gope_estset_free(NULL);
 }
 
-/* The accumulator holds exactly the chosen estimators' sums. */
+/* The accumulator holds each sum the chosen estimators need once: a sum
+ * that several of them keep (sum w, sum w r, ...) is shared; the saved form
+ * still has every estimator's slice in full. */
 Test(estimators_estset, accumulator_size_follows_the_set)
 {
-    gope_estset_t *small = estf_set("logged"), *all = estf_set("all");
+    gope_estset_t *logged = estf_set("logged"), *snips = estf_set("snips"),
+                  *ips_snips = estf_set("ips,snips"), *all = estf_set("all");
     size_t sums = 0, count;
     const gope_estimator_ops *const *ops = gope_estimator_all(&count);
     for (size_t i = 0; i < count; i++)
         sums += ops[i]->n_sums;
-    cr_expect_eq(gope_acc_size(all) - gope_acc_size(small),
-                 (sums - gope_estimator_find("logged")->n_sums) * sizeof(gope_ksum));
-    gope_estset_free(small);
+    cr_expect_eq(gope_acc_words(all) - gope_acc_words(logged),
+                 2 * (sums - gope_estimator_find("logged")->n_sums));
+    /* ips keeps sum w r and sum (w r)^2, both in snips' slice already */
+    cr_expect_eq(gope_acc_size(ips_snips), gope_acc_size(snips));
+    cr_expect_gt(gope_acc_words(ips_snips), gope_acc_words(snips));
+    /* logged keeps w, x (the diagnostics'), r and r^2; all: every shared sum
+     * and every own one, once */
+    size_t own = 0;
+    for (size_t i = 0; i < count; i++)
+        for (size_t k = 0; k < ops[i]->n_sums; k++)
+            own += ops[i]->layout[k] == GOPE_SUM_OWN;
+    cr_expect_eq(gope_acc_size(all) - gope_acc_size(logged),
+                 (GOPE_SUM_SHARED - 4 + own) * sizeof(gope_ksum));
+    gope_estset_free(logged);
+    gope_estset_free(snips);
+    gope_estset_free(ips_snips);
     gope_estset_free(all);
 }
 
@@ -139,4 +160,34 @@ Test(estimators_estset, bad_specs_name_the_item)
     memset(long_item, 'a', sizeof long_item - 1);
     long_item[sizeof long_item - 1] = '\0';
     expect_bad(long_item, "item 1 \"aaaa");
+}
+
+/* A sum several estimators keep is stored once but saved at every place of
+ * the saved form that lists it (the layout of one sum per slice entry), and
+ * a load refuses words whose copies differ: gope_acc_save never writes that. */
+Test(estimators_estset, shared_sums_saved_at_every_place)
+{
+    gope_estset_t *set = estf_set("snips"); /* slices: snips (w, x, ww, wx, xx), logged */
+    gope_acc *a = estf_acc_new(set), *b = estf_acc_new(set);
+    for (int i = 0; i < 20; i++) {
+        gope_obs o = {.w = 0.1 + i % 3, .r = i % 4 * 1.5, .q = 0.2, .v = 0.3};
+        gope_acc_add(set, a, &o);
+    }
+    size_t nw = gope_acc_words(set);
+    uint64_t *w = calloc(nw, sizeof *w);
+    cr_assert(w);
+    gope_acc_save(set, a, w);
+    const size_t fixed = 4 + GOPE_TOPK, slice = fixed + 6; /* fixed: w, w2, x */
+    cr_expect(memcmp(&w[slice], &w[fixed], 2 * sizeof *w) == 0, "sum w twice");
+    cr_expect(memcmp(&w[slice + 2], &w[fixed + 4], 2 * sizeof *w) == 0, "sum x twice");
+    cr_assert(gope_acc_load(set, b, w));
+    w[slice + 1] ^= 1; /* the compensation of snips' copy of sum w */
+    cr_expect_not(gope_acc_load(set, b, w));
+    w[slice + 1] ^= 1;
+    w[fixed + 4] ^= 1; /* sum x in the fixed part */
+    cr_expect_not(gope_acc_load(set, b, w));
+    free(w);
+    free(a);
+    free(b);
+    gope_estset_free(set);
 }

@@ -198,3 +198,124 @@ Test(decode_diff, bad_corpus)
     free(res.rejected_at);
     free(buf);
 }
+
+/* Candidates in and around the layout the fast decoder reads without its
+ * key matcher (ingest/decode.c, usual_members): the usual order, other
+ * orders, whitespace, duplicates, unknown and escaped keys, values of the
+ * wrong kind and bad values at each place. Each is tried as the first and
+ * as the second of two candidates. */
+Test(decode_diff, candidate_layouts)
+{
+    static const char *const cands[] = {
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"sigma\":0.1,\"load\":3,\"capacity\":10}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"sigma\":0.1,\"load\":3,\"capacity\":10,"
+        "\"whales\":2,\"cold_start\":true,\"head\":false}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"load\":3,\"head\":true}",
+        "{\"streamer_id\":\"s1\",\"sigma\":0.1,\"ev\":0.5}",
+        "{\"ev\":0.5,\"streamer_id\":\"s1\"}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"ev\":7,\"sigma\":0.1}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"sigma\":0.1,\"load\":3,\"ev\":9}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"extra\":[1,{\"a\":2}],\"sigma\":0.1}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"sigma\":0.1,\"load\":3,\"capacity\":10,\"x\":1}",
+        "{\"streamer_id\":\"s1\",\"head\":true,\"cold_start\":false,\"ev\":0.5}",
+        "{\"streamer_id\": \"s1\",\"ev\":\t0.5 ,\"sigma\" :0.1, \"load\":3 }",
+        "{ \"streamer_id\":\"s1\",\"ev\":0.5}",
+        "{\"streamer_id\":\"s1\",\"\\u0065v\":0.5}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"ev\\u0020\":1}",
+        "{\"streamer_id\":\"s\\\"1\",\"ev\":0.5}",
+        "{\"streamer_id\":7,\"ev\":0.5}",
+        "{\"streamer_id\":\"s1\",\"ev\":\"0.5\",\"sigma\":null}",
+        "{\"streamer_id\":\"s1\",\"ev\":[0.5],\"sigma\":{\"a\":[]}}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"load\":9007199254740993}",
+        "{\"streamer_id\":\"s1\",\"ev\":-1,\"sigma\":0.1}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5",
+        "{\"streamer_id\":\"s1\",\"ev\":",
+        "{\"streamer_id\":\"s1\",\"ev\":tru}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5}}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"cold_start\":1}",
+        "{\"streamer_id\":\"s1\"}",
+        "{\"streamer_id\":\"s1\",\"ev\":0.5,\"sigma\":0.1,\"load\":3,\"capacity\":10,"
+        "\"whales\":2,\"cold_start\":true,\"head\":false,\"head\":true}",
+    };
+    static const char *const other = "{\"streamer_id\":\"s2\",\"ev\":0.25}";
+    const size_t n = sizeof cands / sizeof cands[0];
+    char *buf = malloc(2 * n * 512);
+    cr_assert_not_null(buf);
+    size_t len = 0;
+    for (size_t i = 0; i < 2 * n; i++) {
+        const char *c = cands[i / 2];
+        int k = snprintf(buf + len, 512,
+                         "{\"schema\":\"alloc.v1\",\"event_id\":\"e%zu\",\"ts\":1000,"
+                         "\"user_id\":\"u\",\"candidates\":[%s,%s],\"action\":0,"
+                         "\"propensity\":0.5,\"reward\":1}\n",
+                         i, i % 2 ? other : c, i % 2 ? c : other);
+        cr_assert(k > 0 && k < 512);
+        len += (size_t)k;
+    }
+    diff_result res = diff_lines(buf, len);
+    cr_expect_eq(res.lines, 2 * n);
+    cr_expect_lt(res.rejected, res.lines, "some layouts are valid events");
+    cr_expect_gt(res.rejected, 0, "some are not");
+    free(res.rejected_at);
+    free(buf);
+}
+
+/* Event objects in and around the layout the fast decoder reads without
+ * its key matcher (ingest/decode.c, usual_top_members). */
+Test(decode_diff, event_layouts)
+{
+    static const char *const lines[] = {
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\",\"is_whale\":true,"
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"probs\":[1],\"reward\":2,\"logging_policy\":\"l\",\"lambda_values\":{\"head\":0.5},"
+        "\"uncertainty_score\":0.1}",
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\","
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"reward\":2}",
+        "{\"schema\":\"alloc.v1\",\"ts\":1,\"event_id\":\"e\",\"user_id\":\"u\","
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"reward\":2}",
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\",\"x\":[{}],"
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"reward\":2,\"ts\":5}",
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\","
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"reward\":2,\"schema\":\"x\",\"event_id\":7}",
+        "{\"schema\": \"alloc.v1\",\"event_id\":\t\"e\",\"ts\" :1, \"user_id\":\"u\","
+        "\"candidates\": [ {\"streamer_id\":\"s\",\"ev\":1} ] ,\"action\":0,\"propensity\":1,"
+        "\"reward\":2 }",
+        "{ \"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\","
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"reward\":2}",
+        "{\"schema\":\"reward.v1\",\"event_id\":\"e\",\"ts\":1,\"reward\":2}",
+        "{\"schema\":\"alloc.v2\",\"event_id\":\"e\"}",
+        "{\"schema\":1,\"event_id\":\"e\"}",
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\\u0041\",\"ts\":1.5,\"user_id\":\"u\","
+        "\"candidates\":{},\"action\":0,\"propensity\":1,\"reward\":2}",
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\","
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"reward\":2,}",
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\","
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"reward\":2",
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":",
+        "{\"schema\":\"alloc.v1\",\"event_id\":\"e\",\"ts\":1,\"user_id\":\"u\","
+        "\"candidates\":[{\"streamer_id\":\"s\",\"ev\":1}],\"action\":0,\"propensity\":1,"
+        "\"reward\":2}x",
+    };
+    const size_t n = sizeof lines / sizeof lines[0];
+    char buf[8192];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(buf + len, sizeof buf - len, "%s\n", lines[i]);
+        cr_assert(k > 0 && (size_t)k < sizeof buf - len);
+        len += (size_t)k;
+    }
+    diff_result res = diff_lines(buf, len);
+    cr_expect_eq(res.lines, n);
+    cr_expect_lt(res.rejected, res.lines, "some layouts are valid events");
+    cr_expect_gt(res.rejected, 0, "some are not");
+    free(res.rejected_at);
+}
