@@ -11,7 +11,7 @@
 #                 drain      bench/kafka_load drain: librdkafka alone, no parsing (the floor)
 #                 replay     giftope replay --threads 1 of the same log from a .zst file
 #                 consume    giftope consume, 8 policies, all estimators, 1h/5m windows,
-#                            one core (taskset -c $CORE), giftope's defaults (128 MiB prefetch)
+#                            one core (taskset -c $CORE), giftope's defaults (512 MiB prefetch)
 #                 rdkafka    the same with librdkafka's own prefetch defaults (before)
 #                 big        the same with the notes' 1 GiB prefetch
 #                 two        consume with librdkafka's threads free to use the second core
@@ -174,6 +174,9 @@ def pct(v, q):
     v = sorted(v)
     return v[min(len(v) - 1, int(q * len(v)))]
 f, l = list(first.values()), list(last.values())
+# in window order: a latency that keeps growing is a consumer (or producer) behind the pace
+sys.stderr.write("   latency of each window's first record (ms): %s\n"
+                 % " ".join("%.0f" % first[k] for k in sorted(first)))
 print("%d %.0f %.0f %.0f %.0f %.0f %d %d" % (len(f), pct(f, .5), pct(f, .99), pct(l, .5),
       pct(l, .99), max(l), s["late"], s["lines_read"]))
 PY
@@ -202,7 +205,7 @@ for s in drain replay consume rdkafka big two; do
     case $s in
     drain) label='librdkafka alone: `kafka_load drain` (poll, no parsing), one core' ;;
     replay) label='`giftope replay --threads 1` of the same log (.zst file), one core' ;;
-    consume) label='`giftope consume`, one core (its defaults: 128 MiB prefetch queue)' ;;
+    consume) label='`giftope consume`, one core (its defaults: 512 MiB prefetch queue)' ;;
     rdkafka) label='the same with librdkafka'"'"'s defaults: `-X queued.min.messages=100000 -X queued.max.messages.kbytes=65536`' ;;
     big) label='the same with `-X queued.min.messages=2000000 -X queued.max.messages.kbytes=1048576`' ;;
     two) label='`giftope consume`, no taskset (librdkafka threads on the 2nd core), defaults' ;;

@@ -13,8 +13,10 @@
  * zstd-compressed batches of up to 2 MB. --rate paces the messages at R per
  * second of wall time; --stamp-ts replaces each line's "ts" with the wall
  * clock (epoch ms) at the moment it is produced, so the log's event time is
- * the produce time: what the end-to-end latency is measured against. Every
- * message must be acknowledged by the broker (a failed delivery fails the run).
+ * the produce time: what the end-to-end latency is measured against. The
+ * topic's metadata is fetched before the first line, so that time does not
+ * include the producer's start. Every message must be acknowledged by the
+ * broker (a failed delivery fails the run).
  *
  * drain: a consumer-group member that polls N messages with
  * rd_kafka_consumer_poll (the call giftope consume uses) and does nothing
@@ -212,6 +214,24 @@ static int send_line(rd_kafka_t *rk, const load_conf *lc, const char *v, size_t 
     return 0;
 }
 
+/* Learn the topic's partition leaders before the first message: a fresh
+ * producer otherwise holds the first messages ~1 s until it has them,
+ * which --stamp-ts would count as end-to-end latency. @return 0 or -1. */
+static int warm_up(rd_kafka_t *rk, const load_conf *lc)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, lc->topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t r = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 30000) : rd_kafka_last_error();
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    if (r == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    fprintf(stderr, "kafka_load: metadata of %s: %s\n", lc->topic, rd_kafka_err2str(r));
+    return -1;
+}
+
 static int cmd_produce(const load_conf *lc)
 {
     dr_stats dr = {0};
@@ -224,6 +244,8 @@ static int cmd_produce(const load_conf *lc)
     int rc = 1;
     if (!rk)
         return 1;
+    if (warm_up(rk, lc))
+        goto cleanup;
     double t0 = mono_s();
     while ((len = getline(&line, &cap, stdin)) > 0) {
         if (line[len - 1] == '\n')

@@ -187,10 +187,11 @@ void gope_source_close(gope_source_t *src);
  * A consumer-group source (ingest/kafka_source.c, librdkafka): every message
  * of the subscribed topics is one line. Delivery is at-least-once: the
  * offset of a message is stored only once the caller says it has processed
- * it (gope_kafka_source_store), and stored offsets are committed by
- * librdkafka's auto-commit, on a revoke and on close, so a restarted member
- * resumes after the last message processed. librdkafka's own logs and
- * errors are handed to a callback on the caller's thread (from inside
+ * it (gope_kafka_source_store), stored offsets reach librdkafka when the
+ * caller flushes them (gope_kafka_source_flush) and before a revoke or
+ * close commits, and librdkafka commits them (auto-commit, revoke, close),
+ * so a restarted member resumes after the last message processed.
+ * librdkafka's own logs and errors are handed to a callback on the caller's thread (from inside
  * gope_kafka_source_next), never printed: librdkafka retries an unreachable
  * broker on its own; only a fatal error ends consumption.
  */
@@ -316,12 +317,21 @@ gope_status gope_kafka_source_next(gope_kafka_source_t *ks, int timeout_ms,
 /*! gope_kafka_source_store() : the message last returned by next() has been
  * processed: its offset + 1 becomes the partition's position
  * (gope_kafka_source_positions) and, unless in checkpoint mode, is stored
- * for the next commit. A message whose partition was revoked meanwhile is
- * not stored (its new owner reads it again). Calling it twice, or before
- * any message, does nothing.
- * @return GOPE_OK; GOPE_ERR_IO when librdkafka refuses the offset;
- *         GOPE_ERR_NOMEM. */
+ * for the next commit at the next flush. Calling it twice, or before any
+ * message, does nothing. It only writes the source's own table, so it
+ * costs nothing per message.
+ * @return GOPE_OK (librdkafka's refusals come from the flush). */
 gope_status gope_kafka_source_store(gope_kafka_source_t *ks, gope_err *err);
+
+/*! gope_kafka_source_flush() : hand the positions stored since the last
+ * flush to librdkafka, which auto-commits them (auto.commit.interval.ms).
+ * Call it a few times a second: a crash redoes at most what was processed
+ * since the last flush and commit. A revoke and close flush by themselves
+ * before they commit. A partition revoked since its last message is left
+ * out (its new owner reads that message again). Checkpoint mode: nothing.
+ * @return GOPE_OK; GOPE_ERR_IO naming the offset, topic and partition
+ *         librdkafka refused; GOPE_ERR_NOMEM. */
+gope_status gope_kafka_source_flush(gope_kafka_source_t *ks, gope_err *err);
 
 /*! gope_kafka_source_positions() : every partition the source knows (from
  * conf->start or an assignment, including partitions revoked since) whose
@@ -347,10 +357,10 @@ gope_status gope_kafka_source_start_at(gope_kafka_source_t *ks, const char *topi
  *         that failed); GOPE_ERR_NOMEM. */
 gope_status gope_kafka_source_commit(gope_kafka_source_t *ks, bool wait, gope_err *err);
 
-/*! gope_kafka_source_close() : commit the stored offsets (synchronously),
- * leave the group and free everything; NULL does nothing (GOPE_OK). The
- * source is freed whatever the result.
- * @return GOPE_OK; GOPE_ERR_IO naming the failed commit or close. */
+/*! gope_kafka_source_close() : flush and commit the stored offsets
+ * (synchronously), leave the group and free everything; NULL does nothing
+ * (GOPE_OK). The source is freed whatever the result.
+ * @return GOPE_OK; GOPE_ERR_IO naming the failed flush, commit or close. */
 gope_status gope_kafka_source_close(gope_kafka_source_t *ks, gope_err *err);
 
 /* Called once per assigned partition whose lag is known: `lag` messages

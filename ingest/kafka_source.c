@@ -8,6 +8,10 @@
  * the caller has processed a message, and enable.auto.commit=true so stored
  * offsets are committed in the background, on a revoke and on close. That is
  * at-least-once: a message is never committed before it was processed.
+ * Processed positions go to librdkafka a partition list at a time, when the
+ * caller flushes them (a few times a second) and before every commit this
+ * source makes, rather than one rd_kafka_offsets_store per message, which
+ * costs a list, locks and a topic lookup each time.
  *
  * Everything librdkafka reports reaches the caller on the caller's thread:
  * the main queue (errors, and logs through log.queue) is forwarded to the
@@ -43,6 +47,7 @@
 #include "gope_ingest.h"
 
 #include <librdkafka/rdkafka.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,17 +61,23 @@ typedef struct {
     int32_t partition;
     int64_t next;          /* -1: unknown (assigned, nothing processed yet) */
     bool assigned;
+    bool unflushed;        /* `next` moved since it was last given to librdkafka */
 } part_pos;
+
+#define NO_PART SIZE_MAX
 
 struct gope_kafka_source_s {
     rd_kafka_t *rk;
     rd_kafka_message_t *msg; /* the message last handed out, until the next call */
+    size_t msg_part;         /* its entry in `parts` */
     bool stored;             /* msg's offset is stored (or there is nothing to store) */
+    bool unflushed;          /* some entry is */
+    size_t source_part;      /* the entry `source` names (NO_PART: none yet) */
     gope_kafka_log_fn log;
     void *log_ctx;
     bool fatal;              /* the error callback saw a fatal error */
     char fatal_msg[ERRSTR];
-    char source[300];        /* "kafka:TOPIC/PARTITION"; topic names are <= 249 bytes */
+    char source[300];        /* "kafka:TOPIC/PARTITION" of msg; topic names are <= 249 bytes */
     bool manual;             /* checkpoint mode */
     gope_kafka_revoke_fn on_revoke;
     void *revoke_ctx;
@@ -116,16 +127,20 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         say(ks, 3, rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
 }
 
-/* The table entry of topic/partition; added (next unknown) when `add`.
- * NULL when absent, or when it cannot grow (then hook_failed is set). */
-static part_pos *find_part(gope_kafka_source_t *ks, const char *topic, int32_t partition,
-                           bool add)
+/* The index of topic/partition's table entry, `hint` tried first; added
+ * (next unknown) when `add`. NO_PART when absent, or when the table cannot
+ * grow (then hook_failed is set). */
+static size_t part_index(gope_kafka_source_t *ks, const char *topic, int32_t partition,
+                         bool add, size_t hint)
 {
+    if (hint < ks->n_parts && ks->parts[hint].partition == partition &&
+        strcmp(ks->parts[hint].topic, topic) == 0)
+        return hint;
     for (size_t i = 0; i < ks->n_parts; i++)
         if (ks->parts[i].partition == partition && strcmp(ks->parts[i].topic, topic) == 0)
-            return &ks->parts[i];
+            return i;
     if (!add)
-        return NULL;
+        return NO_PART;
     if (ks->n_parts == ks->cap_parts) {
         size_t cap = ks->cap_parts ? ks->cap_parts * 2 : 16;
         part_pos *np = realloc(ks->parts, cap * sizeof *np);
@@ -135,15 +150,57 @@ static part_pos *find_part(gope_kafka_source_t *ks, const char *topic, int32_t p
         if (!nv) {
             ks->hook_failed = true;
             ks->hook_st = gope_err_set(&ks->hook_err, GOPE_ERR_NOMEM, "kafka: out of memory");
-            return NULL;
+            return NO_PART;
         }
         ks->view = nv;
         ks->cap_parts = cap;
     }
-    part_pos *p = &ks->parts[ks->n_parts++];
+    part_pos *p = &ks->parts[ks->n_parts];
     *p = (part_pos){.partition = partition, .next = -1};
     snprintf(p->topic, sizeof p->topic, "%s", topic);
-    return p;
+    return ks->n_parts++;
+}
+
+/* The table entry of topic/partition, as part_index; NULL for NO_PART. */
+static part_pos *find_part(gope_kafka_source_t *ks, const char *topic, int32_t partition,
+                           bool add)
+{
+    size_t i = part_index(ks, topic, partition, add, NO_PART);
+    return i == NO_PART ? NULL : &ks->parts[i];
+}
+
+/* The positions that moved since the last flush, of the partitions still
+ * assigned, go into librdkafka's offset store, which auto-commit and the
+ * commits of a revoke and of close send. */
+gope_status gope_kafka_source_flush(gope_kafka_source_t *ks, gope_err *err)
+{
+    if (ks->manual || !ks->unflushed)
+        return GOPE_OK;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ks->n_parts);
+    if (!l)
+        return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
+    for (size_t i = 0; i < ks->n_parts; i++) {
+        part_pos *p = &ks->parts[i];
+        if (p->unflushed && p->assigned)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
+        p->unflushed = false;
+    }
+    ks->unflushed = false;
+    rd_kafka_resp_err_t r = l->cnt ? rd_kafka_offsets_store(ks->rk, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    gope_status st = r == RD_KAFKA_RESP_ERR__INVALID_ARG
+                         ? gope_err_set(err, GOPE_ERR_IO, "kafka: store offsets: %s",
+                                        rd_kafka_err2str(r))
+                         : GOPE_OK;
+    for (int i = 0; st == GOPE_OK && i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &l->elems[i];
+        /* __STATE: revoked meanwhile (the rebalance callback flushes first) */
+        if (e->err && e->err != RD_KAFKA_RESP_ERR__STATE)
+            st = gope_err_set(err, GOPE_ERR_IO, "kafka: store offset %lld of %s/%d: %s",
+                              (long long)e->offset, e->topic, (int)e->partition,
+                              rd_kafka_err2str(e->err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return st;
 }
 
 /* The caller's partition hook, unless a hook failed already. */
@@ -206,6 +263,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t code,
         bool lost = rd_kafka_assignment_lost(rk);
         snprintf(line, sizeof line, "%s %d partition(s)", lost ? "lost" : "revoked", parts->cnt);
         say(ks, 6, "rebalance", line);
+        gope_err ferr = {{0}};
+        if (!lost && gope_kafka_source_flush(ks, &ferr) != GOPE_OK)
+            say(ks, 4, "store", ferr.msg);
         before_revoke(ks, parts, lost);
         if (!lost && !ks->manual) { /* the next owner starts after what was processed here */
             rd_kafka_resp_err_t c = rd_kafka_commit(rk, NULL, 0);
@@ -233,11 +293,13 @@ static gope_status build_conf(const gope_kafka_conf *conf, gope_kafka_source_t *
         {"enable.auto.commit", "true"},
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"log.queue", "true"},
-        /* 2.0.2 stops fetching for a fixed 1 s whenever the prefetch queue is over
-         * either limit: it must hold about a second of consumption, or the consumer
-         * idles (docs/consume.md, defaults; bench/README.md, the consume bench) */
+        /* 2.0.2 stops fetching for up to 1 s whenever the prefetch queue is over
+         * either limit: it must hold a second of consumption at full speed, or the
+         * consumer idles: 512 MiB is ~450,000 events of 1.2 KB, the rate of consume
+         * with librdkafka on a core of its own (bench/README.md, the consume bench).
+         * Memory is only taken when the consumer lags: a live one keeps it empty. */
         {"queued.min.messages", "1000000"},
-        {"queued.max.messages.kbytes", "131072"},
+        {"queued.max.messages.kbytes", "524288"},
     };
     gope_status st;
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
@@ -291,6 +353,7 @@ gope_status gope_kafka_source_open(const gope_kafka_conf *conf, gope_kafka_sourc
     ks->log = conf->log;
     ks->log_ctx = conf->log_ctx;
     ks->stored = true;
+    ks->source_part = NO_PART;
     ks->manual = conf->manual_commit;
     ks->on_revoke = conf->on_revoke;
     ks->revoke_ctx = conf->revoke_ctx;
@@ -367,10 +430,18 @@ gope_status gope_kafka_source_next(gope_kafka_source_t *ks, int timeout_ms,
         rd_kafka_message_destroy(m);
         return GOPE_EOF;
     }
-    ks->msg = m;
-    ks->stored = false;
     const char *topic = rd_kafka_topic_name(m->rkt);
-    snprintf(ks->source, sizeof ks->source, "kafka:%s/%d", topic, (int)m->partition);
+    size_t i = part_index(ks, topic, m->partition, true, ks->msg_part);
+    if (i == NO_PART) {
+        rd_kafka_message_destroy(m);
+        return gope_err_set(err, ks->hook_st, "%s", ks->hook_err.msg);
+    }
+    ks->msg = m;
+    ks->msg_part = i;
+    ks->stored = false;
+    if (i != ks->source_part) /* a partition's messages come a fetched batch at a time */
+        snprintf(ks->source, sizeof ks->source, "kafka:%s/%d", topic, (int)m->partition);
+    ks->source_part = i;
     bool too_long = m->len > GOPE_MAX_LINE;
     *msg = (gope_kafka_msg){
         .line = {.data = m->payload ? (const char *)m->payload : "",
@@ -389,31 +460,13 @@ gope_status gope_kafka_source_next(gope_kafka_source_t *ks, int timeout_ms,
 
 gope_status gope_kafka_source_store(gope_kafka_source_t *ks, gope_err *err)
 {
+    (void)err; /* librdkafka sees the position at the next flush */
     if (ks->stored)
         return GOPE_OK;
-    rd_kafka_message_t *m = ks->msg;
-    part_pos *p = find_part(ks, rd_kafka_topic_name(m->rkt), m->partition, true);
-    if (!p)
-        return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
-    p->next = m->offset + 1;
-    if (ks->manual) { /* the caller's checkpoint holds the offsets */
-        ks->stored = true;
-        return GOPE_OK;
-    }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    if (!l)
-        return gope_err_set(err, GOPE_ERR_NOMEM, "kafka: out of memory");
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    rd_kafka_topic_partition_list_add(l, topic, m->partition)->offset = m->offset + 1;
-    rd_kafka_resp_err_t r = rd_kafka_offsets_store(ks->rk, l);
-    if (r == RD_KAFKA_RESP_ERR_NO_ERROR)
-        r = l->elems[0].err;
-    rd_kafka_topic_partition_list_destroy(l);
-    /* __STATE: the partition was revoked since; its next owner reads the message again */
-    if (r && r != RD_KAFKA_RESP_ERR__STATE)
-        return gope_err_set(err, GOPE_ERR_IO, "kafka: store offset %lld of %s/%d: %s",
-                            (long long)m->offset + 1, topic, (int)m->partition,
-                            rd_kafka_err2str(r));
+    part_pos *p = &ks->parts[ks->msg_part];
+    p->next = ks->msg->offset + 1;
+    p->unflushed = true;
+    ks->unflushed = true;
     ks->stored = true;
     return GOPE_OK;
 }
@@ -459,10 +512,10 @@ gope_status gope_kafka_source_close(gope_kafka_source_t *ks, gope_err *err)
 {
     if (!ks)
         return GOPE_OK;
-    gope_status st = GOPE_OK;
+    gope_status st = ks->fatal ? GOPE_OK : gope_kafka_source_flush(ks, err);
     release_msg(ks);
     rd_kafka_resp_err_t r = ks->fatal ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(ks->rk, NULL, 0);
-    if (r && r != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    if (r && r != RD_KAFKA_RESP_ERR__NO_OFFSET && !st)
         st = gope_err_set(err, GOPE_ERR_IO, "kafka: commit: %s", rd_kafka_err2str(r));
     r = rd_kafka_consumer_close(ks->rk); /* leaves the group; revokes through on_rebalance */
     if (r && !st)

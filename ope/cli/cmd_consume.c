@@ -333,6 +333,20 @@ static gope_status mark_idle(ckpt_ctx *cc, double now, double *last_check, gope_
     return st;
 }
 
+#define FLUSH_MS 100 /* how often processed offsets are handed to librdkafka's auto-commit */
+
+/* The offsets processed since the last flush to librdkafka, every FLUSH_MS
+ * (a revoke and the end of the run flush too). @return GOPE_OK or the
+ * source's error. */
+static gope_status flush_offsets(gope_kafka_source_t *ks, double now, double *last_flush,
+                                 gope_err *err)
+{
+    if (now - *last_flush < FLUSH_MS)
+        return GOPE_OK;
+    *last_flush = now;
+    return gope_kafka_source_flush(ks, err);
+}
+
 /* One message into the instance's pipeline on its partition's stream, its
  * offset stored, and a progress line when windows closed (--partials). */
 static gope_status take_message(gope_eval *ev, ckpt_ctx *cc, const gope_kafka_msg *m, double now,
@@ -359,7 +373,7 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx
 {
     gope_err err = {{0}};
     uint64_t n = 0;
-    double last = now_ms(), last_check = last;
+    double last = now_ms(), last_check = last, last_flush = last;
     while (!stop_signal) {
         if (max_events && n >= max_events)
             return STOP_MAX;
@@ -367,6 +381,10 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx
         if (mark_idle(cc, now, &last_check, &err)) {
             fprintf(stderr, "giftope consume: %s\n", err.msg);
             return STOP_FAULT;
+        }
+        if (flush_offsets(ks, now, &last_flush, &err)) {
+            fprintf(stderr, "giftope consume: %s\n", err.msg);
+            return STOP_FATAL;
         }
         if (cc->dir && now - cc->last_ms >= (double)cc->interval_ms &&
             take_checkpoint(cc, false, false, &err)) {
