@@ -515,7 +515,9 @@ gope_status gope_kafka_source_close(gope_kafka_source_t *ks, gope_err *err)
     gope_status st = ks->fatal ? GOPE_OK : gope_kafka_source_flush(ks, err);
     release_msg(ks);
     rd_kafka_resp_err_t r = ks->fatal ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_commit(ks->rk, NULL, 0);
-    if (r && r != RD_KAFKA_RESP_ERR__NO_OFFSET && !st)
+    /* a member whose partitions were lost has nothing of its own to commit:
+     * their new owner does */
+    if (r && r != RD_KAFKA_RESP_ERR__NO_OFFSET && r != RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST && !st)
         st = gope_err_set(err, GOPE_ERR_IO, "kafka: commit: %s", rd_kafka_err2str(r));
     r = rd_kafka_consumer_close(ks->rk); /* leaves the group; revokes through on_rebalance */
     if (r && !st)

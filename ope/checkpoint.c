@@ -28,9 +28,9 @@
  * a matter of new section types, not a new file format.
  *
  * consume --partials --checkpoint keeps one such file per source partition
- * (DIR/TOPIC.PARTITION.ckpt, gope_checkpoint_write_as), each holding that
- * partition's pipeline and its one offset, so that a partition's state can
- * move to whichever group member is assigned it next.
+ * and owner epoch (DIR/TOPIC.PARTITION.eEPOCH.ckpt, ckpt_claim.h), each
+ * holding that partition's pipeline and its one offset, so that a
+ * partition's state can move to whichever group member is assigned it next.
  *
  * Replacing is atomic: the file is written as DIR/state.ckpt.tmp, flushed,
  * fsync'd, renamed over DIR/state.ckpt, and DIR is fsync'd so the rename

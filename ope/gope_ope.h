@@ -619,7 +619,8 @@ gope_status gope_checkpoint_write(const char *dir, const gope_pipeline_t *p,
 
 /*! gope_checkpoint_write_as() : gope_checkpoint_write() to DIR/NAME (through
  * DIR/NAME.tmp) instead of DIR/state.ckpt: consume --partials --checkpoint
- * keeps one file per source partition (DIR/TOPIC.PARTITION.ckpt).
+ * keeps one file per source partition and owner epoch (DIR/TOPIC.PARTITION.eEPOCH.ckpt,
+ * ope/ckpt_claim.h).
  * @return as gope_checkpoint_write(). */
 gope_status gope_checkpoint_write_as(const char *dir, const char *name, const gope_pipeline_t *p,
                                      const gope_kafka_pos *pos, size_t n_pos,

@@ -485,6 +485,10 @@ static void describe_run(gope_jbuf *b, const consume_opts *o, const gope_eval *e
         gope_jbuf_u64(b, written);
         gope_jbuf_key(b, "bytes");
         gope_jbuf_u64(b, bytes);
+        if (cc->cp) { /* partitions a newer owner took while this member stalled */
+            gope_jbuf_key(b, "fenced");
+            gope_jbuf_u64(b, gope_cparts_fenced(cc->cp));
+        }
         gope_jbuf_str(b, "}");
     }
     gope_jbuf_str(b, "}");

@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "ckpt_claim.h"
 
 /* The input streams of a partition's pipeline: partition P of --topic,
  * and partition P of --reward-topic when rewards come on their own topic
@@ -27,6 +30,7 @@ enum { DECISIONS, REWARDS, N_STREAMS };
 typedef struct {
     gope_cparts *owner;
     int32_t partition;
+    uint64_t epoch;           /* its owner epoch (ckpt_claim.h): the file it writes */
     unsigned held;            /* bit s: stream s's topic-partition is assigned */
     gope_pipeline_t *pl;
     gope_pipeline_stats base; /* the counters its checkpoint brought */
@@ -47,6 +51,10 @@ struct gope_cparts_s {
     uint64_t written;
     size_t bytes;
     bool restored;            /* a partition was loaded from its checkpoint */
+    char who[128];            /* host-pid, written into this instance's claims */
+    int32_t *fenced;          /* partitions dropped as fenced, until revoked or assigned */
+    size_t n_fenced, cap_fenced;
+    uint64_t fences;          /* partitions fenced in this run */
 };
 
 gope_status gope_cparts_new(const gope_cparts_conf *conf, gope_cparts **out, gope_err *err)
@@ -55,13 +63,17 @@ gope_status gope_cparts_new(const gope_cparts_conf *conf, gope_cparts **out, gop
     if (!c)
         return gope_err_set(err, GOPE_ERR_NOMEM, "consume: out of memory");
     c->conf = *conf;
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(c->who, sizeof c->who, "%s-%ld", host, (long)getpid());
     *out = c;
     return GOPE_OK;
 }
 
 #define START_TAG "outputs-" /* TOPIC.outputs-HASH.ckpt: an instance's start */
 
-/* Is `name` TOPIC.PARTITION.ckpt or TOPIC.outputs-HASH.ckpt of c's topic? */
+/* Is `name` TOPIC.PARTITION.ckpt, TOPIC.PARTITION.eEPOCH.ckpt or
+ * TOPIC.outputs-HASH.ckpt of c's topic? */
 static bool is_file_of(const gope_cparts *c, const char *name)
 {
     size_t t = strlen(c->conf.topic);
@@ -72,7 +84,11 @@ static bool is_file_of(const gope_cparts *c, const char *name)
     if (start)
         p += strlen(START_TAG);
     const char *end = p + strspn(p, start ? "0123456789abcdef" : "0123456789");
-    return end > p && strcmp(end, ".ckpt") == 0;
+    if (end == p)
+        return false;
+    if (!start && strncmp(end, ".e", 2) == 0 && end[2] >= '0' && end[2] <= '9')
+        end += 2 + strspn(end + 2, "0123456789");
+    return strcmp(end, ".ckpt") == 0;
 }
 
 /* The outputs' sizes as this instance starts (after the cut), in a file of
@@ -196,11 +212,11 @@ static int64_t offset_in(const gope_cparts *c, const gope_kafka_pos *pos, size_t
     return -1;
 }
 
-/* DIR/TOPIC.PARTITION.ckpt's NAME part. */
-static gope_status file_name(const gope_cparts *c, int32_t partition, char *buf, size_t size,
+/* TOPIC.PARTITION, the base name of the partition's files (ckpt_claim.h). */
+static gope_status base_name(const gope_cparts *c, int32_t partition, char *buf, size_t size,
                              gope_err *err)
 {
-    if ((size_t)snprintf(buf, size, "%s.%" PRId32 ".ckpt", c->conf.topic, partition) >= size)
+    if ((size_t)snprintf(buf, size, "%s.%" PRId32, c->conf.topic, partition) >= size)
         return gope_err_set(err, GOPE_ERR_USAGE, "checkpoint name too long for topic %s",
                             c->conf.topic);
     return GOPE_OK;
@@ -264,16 +280,44 @@ static gope_status start_streams(gope_cparts *c, const cpart *cp, const gope_kaf
     return st;
 }
 
-/* The partition's checkpoint, if any, into cp's fresh pipeline; the source
- * starts each of its topic-partitions at its offset (at the committed one
- * without a file). */
+#define MAX_VANISHED 100 /* newest states removed under us in a row before giving up */
+
+/* The state of the highest epoch of `base` (GOPE_EOF: none). One removed
+ * after the listing was superseded by a newer one: listed again. */
+static gope_status read_newest(const gope_cparts *c, const char *base, gope_checkpoint_t **ck,
+                               gope_err *err)
+{
+    for (int tries = 0; tries < MAX_VANISHED; tries++) {
+        gope_claim_view v;
+        char name[320];
+        gope_status st = gope_claim_scan(c->conf.dir, base, &v, err);
+        if (st == GOPE_OK && !v.has_state)
+            return GOPE_EOF;
+        if (st == GOPE_OK)
+            st = gope_claim_state_name(base, v.state, v.state == 0, name, sizeof name, err);
+        if (st == GOPE_OK)
+            st = gope_checkpoint_read_as(c->conf.dir, name, ck, err);
+        if (st != GOPE_EOF)
+            return st;
+    }
+    return gope_err_set(err, GOPE_ERR_IO, "%s/%s: the newest checkpoint vanished %d times in a "
+                        "row", c->conf.dir, base, MAX_VANISHED);
+}
+
+/* cp claims the next owner epoch of its partition, then its checkpoint, if
+ * any, goes into cp's fresh pipeline; the source starts each of its
+ * topic-partitions at its offset (at the committed one without a file).
+ * Claiming first means a member that loaded the state before another's
+ * claim can never write over what that one loads. */
 static gope_status load(gope_cparts *c, cpart *cp, gope_err *err)
 {
-    char name[300];
+    char base[300];
     gope_checkpoint_t *ck = NULL;
-    gope_status st = file_name(c, cp->partition, name, sizeof name, err);
+    gope_status st = base_name(c, cp->partition, base, sizeof base, err);
     if (st == GOPE_OK)
-        st = gope_checkpoint_read_as(c->conf.dir, name, &ck, err);
+        st = gope_claim_take(c->conf.dir, base, c->who, &cp->epoch, err);
+    if (st == GOPE_OK)
+        st = read_newest(c, base, &ck, err);
     if (st == GOPE_EOF) {
         st = GOPE_OK;
         for (int s = 0; s < n_streams(c) && st == GOPE_OK; s++)
@@ -339,6 +383,22 @@ static size_t find(const gope_cparts *c, int32_t partition)
     return i;
 }
 
+static bool is_fenced(const gope_cparts *c, int32_t partition, size_t *at)
+{
+    for (*at = 0; *at < c->n_fenced; (*at)++)
+        if (c->fenced[*at] == partition)
+            return true;
+    return false;
+}
+
+/* The partition is no longer marked fenced (the group revoked or assigned it). */
+static void unfence(gope_cparts *c, int32_t partition)
+{
+    size_t at;
+    if (is_fenced(c, partition, &at))
+        c->fenced[at] = c->fenced[--c->n_fenced];
+}
+
 /* Drop entry i; its counters join the run's. */
 static void drop(gope_cparts *c, size_t i)
 {
@@ -361,6 +421,7 @@ gope_status gope_cparts_partition(gope_cparts *c, const char *topic, int32_t par
     gope_status st = stream_of(c, topic, &s, err);
     if (st != GOPE_OK)
         return st;
+    unfence(c, partition);
     size_t i = find(c, partition);
     if (!assigned) {
         if (i < c->n)
@@ -407,7 +468,9 @@ gope_status gope_cparts_message(gope_cparts *c, const gope_kafka_msg *m, double 
     gope_status st = stream_of(c, m->topic, &s, err);
     if (st != GOPE_OK)
         return st;
-    size_t i = find(c, m->partition);
+    size_t i = find(c, m->partition), at;
+    if (i == c->n && is_fenced(c, m->partition, &at))
+        return GOPE_OK; /* fetched before the group told us it went */
     if (i == c->n) /* the source hands out messages of assigned partitions only */
         return gope_err_set(err, GOPE_ERR_INPUT, "%s offset %" PRId64 ": the partition was "
                             "never assigned, it has no state", m->source, m->offset);
@@ -473,10 +536,86 @@ bool gope_cparts_dirty(const gope_cparts *c)
     return false;
 }
 
-/* cp's state and next offsets to its file (not before a position of each
- * stream is known: nothing was processed or loaded then). */
-static gope_status save(gope_cparts *c, cpart *cp, gope_err *err)
+/* Entry i lost its epoch to `claim` (another member took the partition
+ * over after this one stalled): dropped without a checkpoint, as on a lost
+ * revoke, and its messages ignored until the group revokes it here.
+ * @return GOPE_OK; GOPE_ERR_NOMEM. */
+static gope_status fence(gope_cparts *c, size_t i, const char *base, uint64_t claim,
+                         gope_err *err)
 {
+    if (c->n_fenced == c->cap_fenced) {
+        size_t cap = c->cap_fenced ? 2 * c->cap_fenced : 8;
+        int32_t *v = realloc(c->fenced, cap * sizeof *v);
+        if (!v)
+            return gope_err_set(err, GOPE_ERR_NOMEM, "consume: out of memory");
+        c->fenced = v;
+        c->cap_fenced = cap;
+    }
+    const cpart *cp = c->v[i];
+    char who[128];
+    gope_claim_who(c->conf.dir, base, claim, who, sizeof who);
+    fprintf(stderr, "giftope consume: partition %" PRId32 " of %s fenced: %s claimed owner epoch "
+            "%" PRIu64 " in %s (ours %" PRIu64 "); dropped without a checkpoint\n",
+            cp->partition, c->conf.topic, who, claim, c->conf.dir, cp->epoch);
+    c->fenced[c->n_fenced++] = cp->partition;
+    c->fences++;
+    drop(c, i);
+    return GOPE_OK;
+}
+
+/* Superseded files of `base` go once cp's state is written (a failure only
+ * leaves files nobody reads). */
+static void prune(const gope_cparts *c, const char *base, uint64_t epoch)
+{
+    gope_err err = {{0}};
+    if (gope_claim_prune(c->conf.dir, base, epoch, &err) != GOPE_OK)
+        fprintf(stderr, "giftope consume: %s (left in place)\n", err.msg);
+}
+
+/* Does entry i still own its epoch? If not it is fenced (*dropped). The
+ * view of its files goes to *v (may be NULL). */
+static gope_status still_ours(gope_cparts *c, size_t i, bool *dropped, gope_claim_view *v,
+                              gope_err *err)
+{
+    char base[300];
+    gope_claim_view mine;
+    bool held;
+    gope_status st = base_name(c, c->v[i]->partition, base, sizeof base, err);
+    if (st == GOPE_OK)
+        st = gope_claim_held(c->conf.dir, base, c->v[i]->epoch, &held, v ? v : &mine, err);
+    *dropped = st == GOPE_OK && !held;
+    return *dropped ? fence(c, i, base, (v ? v : &mine)->claim, err) : st;
+}
+
+/* Will entry i write a progress line or its file in a checkpoint round? */
+static bool will_write(const gope_cparts *c, size_t i)
+{
+    const cpart *cp = c->v[i];
+    return cp->dirty || gope_pipeline_watermark(cp->pl) != cp->reported;
+}
+
+/* Every entry that lost its epoch fenced, before anything of it is written
+ * (a stale window or a final progress line would mislead merge): all, or
+ * those that will write in this round. */
+static gope_status fence_stale(gope_cparts *c, bool all, gope_err *err)
+{
+    gope_status st = GOPE_OK;
+    for (size_t i = 0; i < c->n && st == GOPE_OK;) {
+        bool dropped = false; /* entry i is then another partition's */
+        if (all || will_write(c, i))
+            st = still_ours(c, i, &dropped, NULL, err);
+        i += !dropped;
+    }
+    return st;
+}
+
+/* Entry i's state and next offsets to its epoch's file (not before a
+ * position of each stream is known: nothing was processed or loaded then),
+ * unless it is fenced (*dropped then): checked again right before the write,
+ * which the flushes before it may have delayed. */
+static gope_status save(gope_cparts *c, size_t i, bool *dropped, gope_err *err)
+{
+    cpart *cp = c->v[i];
     size_t n;
     const gope_kafka_pos *pos = gope_kafka_source_positions(c->ks, &n);
     gope_kafka_pos mine[N_STREAMS];
@@ -490,7 +629,16 @@ static gope_status save(gope_cparts *c, cpart *cp, gope_err *err)
         sn[s] = (gope_stream_name){.topic = topic_of(c, s), .partition = cp->partition,
                                    .stream = (uint32_t)s};
     }
-    char name[300];
+    char base[300], name[320];
+    gope_claim_view v;
+    gope_status st = still_ours(c, i, dropped, &v, err);
+    if (st != GOPE_OK || *dropped)
+        return st;
+    st = base_name(c, cp->partition, base, sizeof base, err);
+    if (st == GOPE_OK)
+        st = gope_claim_state_name(base, cp->epoch, false, name, sizeof name, err);
+    if (st != GOPE_OK)
+        return st;
     const gope_coutputs *o = c->conf.outs;
     gope_ckpt_output *outs = calloc(o->n_now + cp->n_carried + 1, sizeof *outs);
     if (!outs)
@@ -502,20 +650,20 @@ static gope_status save(gope_cparts *c, cpart *cp, gope_err *err)
                                .n_pos = (size_t)k, .streams = sn, .n_streams = (size_t)k,
                                .outputs = outs,
                                .n_outputs = o->n_now + cp->n_carried};
-    gope_status st = file_name(c, cp->partition, name, sizeof name, err);
-    if (st == GOPE_OK)
-        st = gope_checkpoint_write_with(&sv, &c->bytes, err);
+    st = gope_checkpoint_write_with(&sv, &c->bytes, err);
     free(outs);
     if (st == GOPE_OK) {
         cp->dirty = false;
         c->written++;
+        if (v.any && v.lowest < cp->epoch)
+            prune(c, base, cp->epoch);
     }
     return st;
 }
 
 gope_status gope_cparts_checkpoint(gope_cparts *c, bool final, gope_err *err)
 {
-    gope_status st = GOPE_OK;
+    gope_status st = fence_stale(c, final, err);
     for (size_t i = 0; i < c->n && st == GOPE_OK; i++)
         if (final || gope_pipeline_watermark(c->v[i]->pl) != c->v[i]->reported)
             st = progress(c, c->v[i], final, err);
@@ -524,21 +672,23 @@ gope_status gope_cparts_checkpoint(gope_cparts *c, bool final, gope_err *err)
         !(st = gope_sink_flush(&ev->dead, err)) &&
         !(st = gope_partials_flush(c->conf.partials, err)))
         st = gope_coutputs_measure(c->conf.outs, err);
-    for (size_t i = 0; i < c->n && st == GOPE_OK; i++)
+    for (size_t i = 0; i < c->n && st == GOPE_OK;) {
+        bool dropped = false; /* entry i is then another partition's */
         if (c->v[i]->dirty)
-            st = save(c, c->v[i], err);
+            st = save(c, i, &dropped, err);
+        i += !dropped;
+    }
     return st;
 }
 
 gope_status gope_cparts_finish(gope_cparts *c, gope_err *err)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        gope_status st = gope_pipeline_finish(c->v[i]->pl, err);
-        if (st != GOPE_OK)
-            return st;
+    gope_status st = fence_stale(c, true, err);
+    for (size_t i = 0; i < c->n && st == GOPE_OK; i++) {
+        st = gope_pipeline_finish(c->v[i]->pl, err);
         c->v[i]->dirty = true;
     }
-    return GOPE_OK;
+    return st;
 }
 
 void gope_cparts_totals(const gope_cparts *c, gope_pipeline_stats *out)
@@ -550,6 +700,11 @@ void gope_cparts_totals(const gope_cparts *c, gope_pipeline_stats *out)
         out->decisions_pending += now->decisions_pending;
         out->rewards_held += now->rewards_held;
     }
+}
+
+uint64_t gope_cparts_fenced(const gope_cparts *c)
+{
+    return c->fences;
 }
 
 bool gope_cparts_restored(const gope_cparts *c)
@@ -573,5 +728,6 @@ void gope_cparts_free(gope_cparts *c)
         free(c->v[i]);
     }
     free(c->v);
+    free(c->fenced);
     free(c);
 }

@@ -9,9 +9,13 @@
  * estimators and sinks. Its windows go to the partials writer as that
  * partition's share, its progress lines report its own watermark, and its
  * state is checkpointed with its next offset to its own file,
- * DIR/TOPIC.PARTITION.ckpt. On assignment the file (if any) is loaded and
- * the partition resumes at its offset, wherever the file was written; on a
- * revoke the state is checkpointed first (by the revoke hook) and dropped.
+ * DIR/TOPIC.PARTITION.eEPOCH.ckpt. On assignment the instance claims the
+ * partition's next owner epoch (ope/ckpt_claim.h), the newest file (if any)
+ * is loaded and the partition resumes at its offset, wherever the file was
+ * written; on a revoke the state is checkpointed first (by the revoke hook)
+ * and dropped. A partition whose epoch another member claimed since (this
+ * one stalled past the session timeout) is fenced at its next checkpoint:
+ * dropped without writing, stderr says so, its messages ignored.
  *
  * Every file also saves the sizes of the file outputs (consume_outputs.h):
  * this instance's, measured at the checkpoint, and those of other
@@ -107,6 +111,10 @@ gope_status gope_cparts_finish(gope_cparts *c, gope_err *err);
  * (decisions pending, rewards held) of the partitions held now: for the
  * summary and the metrics. */
 void gope_cparts_totals(const gope_cparts *c, gope_pipeline_stats *out);
+
+/*! gope_cparts_fenced() : partitions this run dropped as fenced (another
+ * member had claimed a newer owner epoch), for the summary and metrics. */
+uint64_t gope_cparts_fenced(const gope_cparts *c);
 
 /*! gope_cparts_restored() : some partition was loaded from its checkpoint. */
 bool gope_cparts_restored(const gope_cparts *c);

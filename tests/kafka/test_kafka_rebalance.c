@@ -22,6 +22,8 @@
  * event that then comes on partition 1 behind that clock is late, counted.
  */
 #include <criterion/criterion.h>
+#include <glob.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ckpt_claim.h"
 #include "clitest.h"
 #include "jsoncmp.h"
 #include "kafkatest.h"
@@ -116,13 +119,81 @@ static void wait_progress_of(const char *brokers, const char *partials, int part
     cr_assert_fail("partition %d never reported a clock", partition);
 }
 
-/* `consume` of the group with per-partition state into out/err. */
+/* Partition p's files in `ckpt` (ckpt_claim.h): *epoch the newest state's
+ * epoch and `who` the owner its claim names. @return that state was
+ * written by the owner of the highest claim (nothing superseded it). */
+static bool owned_state(const char *ckpt, const char *topic, int p, uint64_t *epoch, char *who,
+                        size_t size)
+{
+    char base[160];
+    snprintf(base, sizeof base, "%s.%d", topic, p);
+    gope_claim_view v;
+    gope_err err = {{0}};
+    cr_assert_eq(gope_claim_scan(ckpt, base, &v, &err), GOPE_OK, "%s", err.msg);
+    *epoch = v.state;
+    gope_claim_who(ckpt, base, v.state, who, size);
+    return v.has_state && v.state == v.claim;
+}
+
+/* Is `who` (host-PID) process `pid`? */
+static bool is_pid(const char *who, pid_t pid)
+{
+    const char *dash = strrchr(who, '-');
+    return dash && atol(dash + 1) == (long)pid;
+}
+
+/* Waits until process `pid` owns and has written every partition's newest
+ * state; their epochs into epoch[]. */
+static void wait_owned_by(const char *ckpt, const char *topic, pid_t pid, uint64_t *epoch)
+{
+    for (int round = 0; round < TK_WAIT_MS / 200; round++) {
+        int n = 0;
+        for (int p = 0; p < N_PART; p++) {
+            char who[128];
+            n += owned_state(ckpt, topic, p, &epoch[p], who, sizeof who) && is_pid(who, pid);
+        }
+        if (n == N_PART)
+            return;
+        ts_sleep_ms(200);
+    }
+    cr_assert_fail("process %d never wrote the state of every partition", (int)pid);
+}
+
+/* Exactly one state file of partition p is left, of an owner epoch: the
+ * superseded ones were removed. */
+static void expect_one_state(const char *ckpt, const char *topic, int p)
+{
+    char pat[800];
+    glob_t g;
+    snprintf(pat, sizeof pat, "%s/%s.%d.*ckpt", ckpt, topic, p);
+    const size_t n = glob(pat, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    cr_expect_eq(n, 1, "%zu files %s", n, pat);
+    if (n == 1)
+        cr_expect(strstr(g.gl_pathv[0], ".e"), "%s: not an owner epoch's", g.gl_pathv[0]);
+    globfree(&g);
+}
+
+/* How often `needle` occurs in the file `path`. */
+static int count_in(const char *path, const char *needle)
+{
+    size_t len;
+    char *text = tu_read_file(path, &len);
+    int n = 0;
+    for (const char *at = text; at && (at = strstr(at, needle)); at++)
+        n++;
+    free(text);
+    return n;
+}
+
+/* `consume` of the group with per-partition state into out/err, ending
+ * after `idle_exit` without a message. */
 static pid_t start_instance(const char *brokers, const char *topic, const char *group,
                             const char *win, const char *pspec, const char *ckpt,
-                            const char *interval, const char *out, const char *err)
+                            const char *interval, const char *idle_exit, const char *out,
+                            const char *err)
 {
     const char *argv[] = {GOPE_BIN, "consume", "--brokers", brokers, "--topic", topic,
-                          "--group", group, "--window", win, "--idle-exit", "8s",
+                          "--group", group, "--window", win, "--idle-exit", idle_exit,
                           "--partials", pspec, "--checkpoint", ckpt,
                           "--checkpoint-interval", interval, "--out", out,
                           "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
@@ -155,7 +226,7 @@ static void run_group(b_end how)
     double sentinel;
     char *text = tm_setup(&c, brokers, topic, N_PART, partials, N_LINES, win, &sentinel);
 
-    pid_t a = start_instance(brokers, topic, group, win, pspec, ckpt, "1s", out_a, err_a);
+    pid_t a = start_instance(brokers, topic, group, win, pspec, ckpt, "1s", "8s", out_a, err_a);
     char *e = ts_wait_for(err_a, "assigned", TK_WAIT_MS);
     cr_assert(e, "A never assigned");
     free(e);
@@ -164,7 +235,7 @@ static void run_group(b_end how)
 
     /* B joins: it holds partitions once it has loaded A's checkpoints */
     pid_t b = start_instance(brokers, topic, group, win, pspec, ckpt,
-                             how == B_LEAVES ? "1s" : "1h", out_b, err_b);
+                             how == B_LEAVES ? "1s" : "1h", "8s", out_b, err_b);
     e = ts_wait_for(err_b, "resumed from", TK_WAIT_MS);
     cr_assert(e, "B never took partitions over from A's checkpoints");
     free(e);
@@ -215,11 +286,8 @@ static void run_group(b_end how)
                 tu_num(ms, "duplicate_partials"));
     cr_expect_gt(n_final, 8, "several windows of the log");
     cr_expect_eq(cJSON_GetArraySize(tu_get(ms, "incomplete")), n_open);
-    for (int p = 0; p < N_PART; p++) { /* one checkpoint file per partition */
-        char f[800];
-        snprintf(f, sizeof f, "%s/%s.%d.ckpt", ckpt, topic, p);
-        cr_expect_eq(access(f, F_OK), 0, "no %s", f);
-    }
+    for (int p = 0; p < N_PART; p++) /* one checkpoint file per partition */
+        expect_one_state(ckpt, topic, p);
     const char *files[] = {mout, NULL};
     const int vrc = tu_validate_schema(files, false);
     if (vrc != 77)
@@ -241,6 +309,115 @@ Test(kafka_rebalance, member_joins_and_leaves, .timeout = 240)
 Test(kafka_rebalance, member_killed_holding_partitions, .timeout = 240)
 {
     run_group(B_KILLED);
+}
+
+/* A zombie: A holds every partition and is stopped (SIGSTOP) past the
+ * session timeout; B takes over from A's files and checkpoints; A wakes
+ * (SIGCONT) past --idle-exit, so its first act is to end its batch, which
+ * would emit its open windows and write its old state. It must find B's
+ * claims and write nothing of those partitions: B's files stay the newest,
+ * A's own are never written again (B removed them), B restarted resumes
+ * from B's files, and merge equals one uninterrupted instance. */
+Test(kafka_rebalance, zombie_member_is_fenced, .timeout = 240)
+{
+    const char *brokers = tk_brokers_or_skip();
+    char topic[96], partials[112], group[112], pspec[128], win[32];
+    tk_unique(topic, sizeof topic, "zombie");
+    snprintf(partials, sizeof partials, "%s-partials", topic);
+    snprintf(group, sizeof group, "%s-g", topic);
+    snprintf(pspec, sizeof pspec, "kafka:%s", partials);
+    tu_cli c;
+    tu_cli_init(&c);
+    char ckpt[640], out_a[640], err_a[640], out_b[640], err_b[640], out_b2[640], err_b2[640],
+        mout[640], sout[640];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt", c.dir);
+    snprintf(out_a, sizeof out_a, "%s/a.jsonl", c.dir);
+    snprintf(err_a, sizeof err_a, "%s/a.err", c.dir);
+    snprintf(out_b, sizeof out_b, "%s/b.jsonl", c.dir);
+    snprintf(err_b, sizeof err_b, "%s/b.err", c.dir);
+    snprintf(out_b2, sizeof out_b2, "%s/b2.jsonl", c.dir);
+    snprintf(err_b2, sizeof err_b2, "%s/b2.err", c.dir);
+    snprintf(mout, sizeof mout, "%s/merge.jsonl", c.dir);
+    snprintf(sout, sizeof sout, "%s/one.jsonl", c.dir);
+    double sentinel;
+    char *text = tm_setup(&c, brokers, topic, N_PART, partials, N_LINES, win, &sentinel);
+
+    pid_t a = start_instance(brokers, topic, group, win, pspec, ckpt, "1s", "4s", out_a, err_a);
+    char *e = ts_wait_for(err_a, "assigned", TK_WAIT_MS);
+    cr_assert(e, "A never assigned");
+    free(e);
+    produce_part(brokers, topic, text, 0, N_LINES / 3);
+    uint64_t epoch_a[N_PART], epoch_b[N_PART];
+    wait_owned_by(ckpt, topic, a, epoch_a);
+    cr_assert_eq(kill(a, SIGSTOP), 0);
+
+    pid_t b = start_instance(brokers, topic, group, win, pspec, ckpt, "1s", "60s", out_b, err_b);
+    for (int round = 0; count_in(err_b, "resumed from") < N_PART; round++) {
+        cr_assert_lt(round, TK_WAIT_MS / 200, "B never took every partition from A's files");
+        ts_sleep_ms(200);
+    }
+    produce_part(brokers, topic, text, N_LINES / 3, 2 * N_LINES / 3);
+    wait_owned_by(ckpt, topic, b, epoch_b); /* B checkpointed: A's files are gone */
+    for (int p = 0; p < N_PART; p++)
+        cr_expect_gt(epoch_b[p], epoch_a[p]);
+
+    cr_assert_eq(kill(a, SIGCONT), 0);
+    int status; /* A ends its batch at once, cleanly: a lost assignment is not a fault */
+    cr_assert_eq(waitpid(a, &status, 0), a);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "A: status %d", status);
+    cr_expect_gt(count_in(err_a, " fenced: "), 0, "A never said it was fenced");
+    cJSON *as = summary_of(out_a);
+    cr_expect_eq(tu_num(as, "kafka.checkpoint.fenced"), N_PART, "A's summary counts them");
+    cJSON_Delete(as);
+    for (int p = 0; p < N_PART; p++) { /* A wrote no state: B's are the newest */
+        uint64_t now;
+        char who[128];
+        cr_expect(owned_state(ckpt, topic, p, &now, who, sizeof who) && is_pid(who, b),
+                  "partition %d: the newest state is not B's", p);
+        cr_expect_eq(now, epoch_b[p]);
+        char f[800];
+        snprintf(f, sizeof f, "%s/%s.%d.e%" PRIu64 ".ckpt", ckpt, topic, p, epoch_a[p]);
+        cr_expect_neq(access(f, F_OK), 0, "A wrote %s after it was fenced", f);
+    }
+
+    /* B stops and starts again: it resumes from its own files */
+    cr_assert_eq(ts_stop(b, 30000), 0, "B");
+    pid_t b2 = start_instance(brokers, topic, group, win, pspec, ckpt, "1s", "8s", out_b2,
+                              err_b2);
+    for (int round = 0; count_in(err_b2, "resumed from") < N_PART; round++) {
+        cr_assert_lt(round, TK_WAIT_MS / 200, "B never resumed every partition");
+        ts_sleep_ms(200);
+    }
+    for (int p = 0; p < N_PART; p++) {
+        char line[1600];
+        snprintf(line, sizeof line, "partition %d of %s resumed from %s/%s.%d.e%" PRIu64 ".ckpt",
+                 p, topic, ckpt, topic, p, epoch_b[p]);
+        cr_expect_eq(count_in(err_b2, line), 1, "not: %s", line);
+    }
+    produce_part(brokers, topic, text, 2 * N_LINES / 3, N_LINES);
+    tm_produce_sentinels(brokers, topic, N_PART, sentinel);
+    e = ts_wait_for(out_b2, "ope_run.v1", 60000);
+    cr_assert(e, "B never ended");
+    free(e);
+    cr_assert_eq(ts_stop(b2, 30000), 0, "B restarted");
+
+    cJSON *ms, *ss, *got, *want;
+    tm_merge_and_one(&c, brokers, topic, partials, "6", win, mout, sout, &got, &ms, &want, &ss);
+    cr_expect_eq(tu_num(ss, "accepted"), N_LINES + N_PART);
+    cr_expect_eq(cJSON_GetArraySize(tu_get(ms, "rejected_by_reason")), 0);
+    int n_open;
+    const int n_final = tm_expect_merged(got, want, sentinel, &n_open);
+    cr_log_info("%d final records, %d incomplete, %.0f duplicate partials", n_final, n_open,
+                tu_num(ms, "duplicate_partials"));
+    cr_expect_gt(n_final, 8, "several windows of the log");
+    for (int p = 0; p < N_PART; p++)
+        expect_one_state(ckpt, topic, p);
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+    cJSON_Delete(ms);
+    cJSON_Delete(ss);
+    free(text);
+    tu_cli_done(&c);
 }
 
 Test(kafka_rebalance, a_quiet_partition_follows_the_others, .timeout = 180)
