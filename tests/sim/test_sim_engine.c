@@ -9,6 +9,13 @@
  * recomputes them from the public functions and its own account of the
  * rooms, and checks that the exceptions (big gifts, rooms over capacity)
  * did occur, so it cannot pass without exercising them.
+ *
+ * It also redraws each decision's gift from the decision's own uniforms
+ * with the public gift model in that same room: the reward must be that
+ * draw exactly. So the truth and the sampler read one room state (with
+ * test_sim_core.c's check of the formula against the sampler's mean, the
+ * truth is the exact expectation of every logged reward: issue 3's coverage
+ * rests on it).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -25,8 +32,22 @@ typedef struct {
     gope_sim_world_view v;
     double big_gift;
     int64_t big[STREAMERS];  /* big gifts per streamer, from the outcomes */
-    uint64_t checked, with_big, over_capacity, decisions;
+    uint64_t checked, with_big, over_capacity, decisions, gifts;
 } checker;
+
+/* The reward the chosen streamer's room gives with decision d's uniforms,
+ * drawn as the engine's gift model says: the Bernoulli, then the tier. */
+static double redraw(const gope_sim_world_t *w, uint64_t d, uint32_t user, uint32_t s,
+                     const gope_sim_room *room)
+{
+    const uint64_t seed = gope_sim_world_seed(w);
+    if (gope_rng_u01(seed, GOPE_RNG_GIFT, d, 0) >= gope_sim_gift_prob(w, user, s, room))
+        return 0;
+    double probs[GOPE_SIM_TIERS];
+    gope_sim_tier_probs(w, user, s, probs);
+    const size_t k = gope_sim_sample(probs, GOPE_SIM_TIERS, gope_rng_u01(seed, GOPE_RNG_AMOUNT, d, 0));
+    return gope_sim_world_conf(w)->tiers[k] * gope_sim_externality(w, s, room);
+}
 
 static gope_status check_step(void *ctx, const gope_sim_step *st, gope_err *err)
 {
@@ -55,6 +76,12 @@ static gope_status check_step(void *ctx, const gope_sim_step *st, gope_err *err)
     const gope_sim_outcome *o = st->outcome;
     cr_assert_eq(ev->candidates[ev->action].load, o->load, "the chosen room's load");
     cr_assert_eq(st->streamers[ev->action], o->streamer);
+    const gope_sim_room room = {k->big[o->streamer], o->load + 1};
+    cr_assert_eq(o->reward, redraw(k->w, o->decision, st->user, o->streamer, &room),
+                 "decision %llu: the reward is not the gift model's draw in the room of its true EV",
+                 (unsigned long long)k->decisions);
+    cr_assert_eq(o->true_ev, st->true_ev[ev->action]);
+    k->gifts += o->reward > 0;
     k->big[o->streamer] += o->reward > k->big_gift;
     k->decisions++;
     return GOPE_OK;
@@ -113,6 +140,7 @@ ParameterizedTest(engine_case *ec, sim_engine, candidates_are_the_model)
     cr_expect_eq(k->decisions, 3000);
     cr_expect_gt(k->with_big, k->checked / 10, "candidates with big gifts: %llu of %llu",
                  (unsigned long long)k->with_big, (unsigned long long)k->checked);
+    cr_expect_gt(k->gifts, 300, "gifts: %llu", (unsigned long long)k->gifts);
     cr_expect_gt(k->over_capacity, k->checked / 100, "candidates over capacity: %llu of %llu",
                  (unsigned long long)k->over_capacity, (unsigned long long)k->checked);
     free(k);
