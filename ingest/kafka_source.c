@@ -123,6 +123,14 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         ks->fatal = true;
         return;
     }
+    if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        /* librdkafka retries it like a broker that is down, but the credentials
+         * of a running process never change: end the run and say why */
+        snprintf(ks->fatal_msg, sizeof ks->fatal_msg, "%s: %s",
+                 rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
+        ks->fatal = true;
+        return;
+    }
     if (code != RD_KAFKA_RESP_ERR__TRANSPORT) /* librdkafka logged it already (FAIL) */
         say(ks, 3, rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
 }

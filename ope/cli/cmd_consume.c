@@ -47,7 +47,6 @@
  * instance's own pipeline then takes no input; it only writes the summary
  * of the partitions' counters.
  */
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +64,7 @@
 #include "gope_ope.h"
 #include "gope_ingest.h"
 #include "options.h"
+#include "stop_signal.h"
 
 typedef struct {
     gope_eval_opts eval;
@@ -120,16 +120,6 @@ static const gope_cmd_spec consume_spec = {
     .opts = consume_table,
     .n_opts = sizeof consume_table / sizeof consume_table[0],
 };
-
-/* The one piece of mutable global state: a signal handler can only tell the
- * loop to stop through a volatile sig_atomic_t of static storage (C11
- * 7.14.1.1); there is no context pointer to pass it. */
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-    stop_signal = sig;
-}
 
 #define POLL_MS 200 /* how often the loop looks at the stop flag and the idle clock */
 
@@ -207,11 +197,18 @@ static gope_status take_checkpoint(ckpt_ctx *cc, bool wait, bool final, gope_err
  * Per-partition state that was lost is not saved: the group has given the
  * partitions to another member already, which may have loaded their files
  * and moved on; it redoes what was processed here since their last
- * checkpoint. */
+ * checkpoint. Those it claimed are named as fenced; a failure to look only
+ * costs that message, as nothing is written. */
 static gope_status on_revoke(void *ctx, bool lost, gope_err *err)
 {
     ckpt_ctx *cc = ctx;
-    return lost && cc->cp ? GOPE_OK : take_checkpoint(cc, true, false, err);
+    if (!lost || !cc->cp)
+        return take_checkpoint(cc, true, false, err);
+    gope_err lerr = {{0}};
+    if (gope_cparts_lost(cc->cp, &lerr) != GOPE_OK)
+        fprintf(stderr, "giftope consume: %s (the partitions were lost: nothing written)\n",
+                lerr.msg);
+    return GOPE_OK;
 }
 
 /* A partition assigned or revoked: a stream of the window clock. Its
@@ -374,7 +371,7 @@ static stop_reason consume_loop(gope_eval *ev, gope_kafka_source_t *ks, ckpt_ctx
     gope_err err = {{0}};
     uint64_t n = 0;
     double last = now_ms(), last_check = last, last_flush = last;
-    while (!stop_signal) {
+    while (!gope_stop_signal()) {
         if (max_events && n >= max_events)
             return STOP_MAX;
         double now = now_ms();
@@ -611,8 +608,6 @@ int gope_cmd_consume(int argc, char **argv)
     gope_kafka_source_t *ks = NULL;
     gope_jbuf extra = {0};
     gope_err err = {{0}};
-    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
-    bool handlers = false;
     gope_cstreams streams = {0};
     ckpt_ctx cc = {.ev = &ev, .streams = &streams};
     gope_checkpoint_t *ck = NULL;
@@ -682,11 +677,7 @@ int gope_cmd_consume(int argc, char **argv)
         rc = st == GOPE_ERR_USAGE ? 2 : 1;
         goto cleanup;
     }
-    stop_signal = 0;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    handlers = true;
+    gope_stop_signals_install();
     if (!o.quiet)
         fprintf(stderr, "giftope consume: reading %s as group %s from %s\n", o.topic, o.group,
                 o.brokers);
@@ -716,10 +707,6 @@ int gope_cmd_consume(int argc, char **argv)
     }
     gope_eval_hint_dropped(&ev, &o.eval, o.quiet);
 cleanup:
-    if (handlers) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-    }
     streams.pl = NULL;
     gope_kafka_source_close(ks, &err);
     gope_cparts_free(cc.cp); /* after the close, whose revokes still use it */

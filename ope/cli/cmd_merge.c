@@ -26,7 +26,6 @@
  * ope_merge_run.v1 summary, the last line of --out.
  */
 #include <inttypes.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +42,7 @@
 #include "gope_ingest.h"
 #include "gope_ope.h"
 #include "options.h"
+#include "stop_signal.h"
 
 typedef struct {
     const char *brokers, *topic, *source_partitions, *group, *out, *idle_exit, *metrics_addr;
@@ -109,16 +109,6 @@ typedef struct {
     uint64_t lines, windows, progress, records, duplicates, rejected[R_COUNT];
     bool quiet;
 } merger;
-
-/* The one piece of mutable global state: a signal handler can only tell the
- * loop to stop through a volatile sig_atomic_t of static storage (C11
- * 7.14.1.1), as in cmd_consume.c. */
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-    stop_signal = sig;
-}
 
 static double now_ms(void)
 {
@@ -535,7 +525,7 @@ static int merge_loop(merger *m, gope_kafka_source_t *ks, int64_t idle_ms,
 {
     gope_err err = {{0}};
     double last = now_ms();
-    while (!stop_signal) {
+    while (!gope_stop_signal()) {
         if (gope_merge_metrics_tick(cm, merge_stats, m, ks))
             return 1;
         gope_kafka_msg msg;
@@ -615,7 +605,6 @@ int gope_cmd_merge(int argc, char **argv)
     gope_err err = {{0}};
     int64_t idle_ms = 0;
     gope_consume_metrics cm = {0};
-    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 
     if (!props || !rest || !pos) {
         fputs("giftope merge: out of memory\n", stderr);
@@ -635,13 +624,8 @@ int gope_cmd_merge(int argc, char **argv)
     if (cm.http && !o.quiet)
         fprintf(stderr, "giftope merge: metrics on port %d (%s)\n", gope_prom_http_port(cm.http),
                 o.metrics_addr);
-    stop_signal = 0;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    gope_stop_signals_install();
     rc = merge_loop(&m, ks, idle_ms, &cm);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (summary(&m, &o, &err) != GOPE_OK) {
         fprintf(stderr, "giftope merge: %s\n", err.msg);
         rc = 1;

@@ -681,6 +681,11 @@ gope_status gope_cparts_checkpoint(gope_cparts *c, bool final, gope_err *err)
     return st;
 }
 
+gope_status gope_cparts_lost(gope_cparts *c, gope_err *err)
+{
+    return fence_stale(c, true, err);
+}
+
 gope_status gope_cparts_finish(gope_cparts *c, gope_err *err)
 {
     gope_status st = fence_stale(c, true, err);

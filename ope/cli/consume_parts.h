@@ -101,6 +101,14 @@ bool gope_cparts_dirty(const gope_cparts *c);
  * @return GOPE_OK; a sink's error; the checkpoint's (GOPE_ERR_IO ...). */
 gope_status gope_cparts_checkpoint(gope_cparts *c, bool final, gope_err *err);
 
+/*! gope_cparts_lost() : the group took every partition away (a lost
+ * assignment, after a stall past the session timeout). Those another member
+ * has claimed since are fenced, said on stderr and counted as when a
+ * checkpoint finds them, so a stalled member reports the takeover whether
+ * librdkafka or its own check notices first. Nothing is written.
+ * @return GOPE_OK; the claims' error (GOPE_ERR_IO ...). */
+gope_status gope_cparts_lost(gope_cparts *c, gope_err *err);
+
 /*! gope_cparts_finish() : the end of a batch (--idle-exit, --max-events):
  * every partition's open windows emitted, as replay does at the end of a
  * file (they stay open in the next checkpoint). @return as message(). */

@@ -97,15 +97,32 @@ gope_status gope_cstreams_message(gope_cstreams *s, const char *topic, int32_t p
     return GOPE_OK;
 }
 
+/* The held, still active stream silent longest, if silent for idle_ms up to
+ * `now`; NULL when there is none. */
+static gope_cstream *oldest_silent(gope_cstreams *s, double now)
+{
+    gope_cstream *old = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        gope_cstream *e = &s->v[i];
+        if (e->held && !e->idle && now - e->last_ms >= (double)s->idle_ms &&
+            (!old || e->last_ms < old->last_ms))
+            old = e;
+    }
+    return old;
+}
+
+/* Streams that went silent between two checks are marked in the order they
+ * went silent, as a finer check would have, so the clock first follows the
+ * ones still active. (In table order, a partition that had only a backlog,
+ * read at once, and an empty one could go idle together, the backlog's
+ * first: every stream idle, the clock would stay where it was.) */
 gope_status gope_cstreams_idle(gope_cstreams *s, double now, bool *changed, gope_err *err)
 {
     *changed = false;
     if (!s->idle_ms || !s->pl)
         return GOPE_OK;
-    for (size_t i = 0; i < s->n; i++) {
-        gope_cstream *e = &s->v[i];
-        if (!e->held || e->idle || now - e->last_ms < (double)s->idle_ms)
-            continue;
+    gope_cstream *e;
+    while ((e = oldest_silent(s, now))) {
         e->idle = true;
         *changed = true;
         gope_status st = gope_pipeline_stream_idle(s->pl, e->stream, true, err);

@@ -57,8 +57,9 @@ gope_status gope_cstreams_message(gope_cstreams *s, const char *topic, int32_t p
                                   double now, uint32_t *stream, gope_err *err);
 
 /*! gope_cstreams_idle() : mark idle every held stream without a message for
- * idle_ms up to `now`; *changed says whether one was (the clock's state
- * changed: a checkpoint is due). @return GOPE_OK; the pipeline's error. */
+ * idle_ms up to `now`, the one silent longest first; *changed says whether
+ * one was (the clock's state changed: a checkpoint is due).
+ * @return GOPE_OK; the pipeline's error. */
 gope_status gope_cstreams_idle(gope_cstreams *s, double now, bool *changed, gope_err *err);
 
 /*! gope_cstreams_names() : every stream's partition (*n of them), valid

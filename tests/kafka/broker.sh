@@ -10,7 +10,9 @@
 #     runs never share anything;
 #   - `start` returns only when the broker answers a metadata request with the cluster id it
 #     was formatted with (ClusterTool cluster-id); it prints shell assignments
-#     (GOPE_KAFKA_BROKERS=127.0.0.1:PORT ...) on stdout, all progress and errors on stderr.
+#     (GOPE_KAFKA_BROKERS=127.0.0.1:PORT ...) on stdout, all progress and errors on stderr;
+#   - besides PLAINTEXT it listens on SASL_PLAINTEXT (mechanism PLAIN, user gope, password
+#     gope-secret) at GOPE_KAFKA_SASL_BROKERS, for the test of security settings.
 #
 # Usage: broker.sh fetch [DIR]
 #        broker.sh start [--port P] [--dir D] [--owner PID]
@@ -132,15 +134,18 @@ broker_pid() {
 
 listen_port() { sed -n 's/^listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$DIR/server.properties"; }
 
+sasl_port() { sed -n 's/^listeners=.*SASL_PLAINTEXT:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/server.properties"; }
+
 port_open() { (: <> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
 
 # A port nobody listens on, below Linux's ephemeral range (32768-60999) so that no outgoing
-# connection holds it either. A race with another process is caught by start's bind check.
+# connection holds it either, and none of the arguments (ports picked already). A race with
+# another process is caught by start's bind check.
 free_port() {
   local p i
   for i in $(seq 1 100); do
     p=$((20000 + RANDOM % 12000))
-    [ "$p" != "${1:-}" ] && ! port_open "$p" && { echo "$p"; return 0; }
+    [[ " $* " != *" $p "* ]] && ! port_open "$p" && { echo "$p"; return 0; }
   done
   die "found no free port in 20000-31999"
 }
@@ -194,14 +199,14 @@ death_code() {
   fi
 }
 
-# Wait until the port accepts connections, then until a DescribeCluster request (answered
-# from the broker's metadata) returns this dir's cluster id: proof that the broker serving
-# the port is ours, not another one that held the port first.
+# Wait until both client ports (PLAINTEXT, SASL) accept connections, then until a
+# DescribeCluster request (answered from the broker's metadata) returns this dir's cluster
+# id: proof that the broker serving the port is ours, not another one that held it first.
 # @return 0 ready, 1 timeout, 2 the JVM died (3 when it died of a port taken meanwhile).
 wait_ready() {
   local port deadline=$((SECONDS + START_TIMEOUT))
   port=$(listen_port)
-  while ! port_open "$port"; do
+  while ! port_open "$port" || ! port_open "$(sasl_port)"; do
     broker_pid > /dev/null || return "$(death_code)"
     [ $SECONDS -lt $deadline ] || return 1
     sleep 0.2
@@ -218,6 +223,7 @@ wait_ready() {
 print_env() {
   cat > "$DIR/broker.env" << EOF
 GOPE_KAFKA_BROKERS=127.0.0.1:$(listen_port)
+GOPE_KAFKA_SASL_BROKERS=127.0.0.1:$(sasl_port)
 GOPE_KAFKA_DIR=$(printf %q "$DIR")
 GOPE_KAFKA_PIDFILE=$(printf %q "$DIR/broker.pid")
 EOF
@@ -248,7 +254,7 @@ watchdog() {
 }
 
 cmd_start() {
-  local attempt rc cport
+  local attempt rc cport sport
   check_java
   [ -z "$PORT" ] || ! port_open "$PORT" || die "port $PORT is in use"
   JARS=$(kafka_home)
@@ -267,14 +273,16 @@ cmd_start() {
     mkdir -p "$DIR/data" "$DIR/logs"
     local port=${PORT:-$(free_port)}
     cport=$(free_port "$port")
-    sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$cport|g" -e "s|@DATA_DIR@|$DIR/data|g" \
+    sport=$(free_port "$port" "$cport")
+    sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$cport|g" -e "s|@SASL_PORT@|$sport|g" \
+      -e "s|@DATA_DIR@|$DIR/data|g" \
       "$HERE/server.properties.in" > "$DIR/server.properties"
     tool kafka.tools.StorageTool format -t "$(cluster_id)" -c "$DIR/server.properties" \
       > "$DIR/logs/format.log" 2>&1 || { cat "$DIR/logs/format.log" >&2; die "formatting $DIR/data failed"; }
     rc=0
     bring_up || rc=$?
     if [ $rc != 3 ] || [ -n "$PORT" ] || [ $attempt = 3 ]; then break; fi
-    say "port $port or $cport was taken meanwhile; trying others"
+    say "port $port, $cport or $sport was taken meanwhile; trying others"
   done
   [ $rc = 0 ] || { [ $rc != 3 ] || log_tail; die "could not start a broker in $DIR"; }
   [ -z "$OWNER" ] || watchdog

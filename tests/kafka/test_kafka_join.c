@@ -248,7 +248,12 @@ static cJSON *run_until_term(tu_cli *c, const char *brokers, const char *topic,
     pid_t pid = start(args, err);
     if (wait_text) {
         char *t = ts_wait_for(out, wait_text, 30000);
-        cr_expect(t, "%s: no window closed while a partition was silent", name);
+        if (!t) {
+            char *e = tu_read_file(err, NULL);
+            cr_expect_fail("%s: no window closed while a partition was silent; stderr: %s",
+                           name, e ? e : "(none)");
+            free(e);
+        }
         free(t);
     } else {
         ts_sleep_ms(3000);

@@ -17,12 +17,22 @@
 
 #include "testutil.h"
 
+static const char *env_or_skip(const char *name)
+{
+    const char *b = getenv(name);
+    if (!b || !*b)
+        cr_skip_test("%s is not set (tests/kafka/run.sh starts a broker)", name);
+    return b;
+}
+
 const char *tk_brokers_or_skip(void)
 {
-    const char *b = getenv("GOPE_KAFKA_BROKERS");
-    if (!b || !*b)
-        cr_skip_test("GOPE_KAFKA_BROKERS is not set (tests/kafka/run.sh starts a broker)");
-    return b;
+    return env_or_skip("GOPE_KAFKA_BROKERS");
+}
+
+const char *tk_sasl_brokers_or_skip(void)
+{
+    return env_or_skip("GOPE_KAFKA_SASL_BROKERS");
 }
 
 void tk_unique(char *buf, size_t size, const char *what)

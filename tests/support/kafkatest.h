@@ -19,6 +19,10 @@
 /* GOPE_KAFKA_BROKERS, or skips the calling test when it is not set. */
 const char *tk_brokers_or_skip(void);
 
+/* GOPE_KAFKA_SASL_BROKERS (the broker's SASL_PLAINTEXT listener, mechanism
+ * PLAIN), or skips the calling test when it is not set. */
+const char *tk_sasl_brokers_or_skip(void);
+
 /* "gope-WHAT-PID-TIME": a topic or group name no other test run uses. */
 void tk_unique(char *buf, size_t size, const char *what);
 
