@@ -60,6 +60,7 @@
 #include "consume_outputs.h"
 #include "consume_parts.h"
 #include "consume_streams.h"
+#include "dir_lock.h"
 #include "evalrun.h"
 #include "gope_ope.h"
 #include "gope_ingest.h"
@@ -612,6 +613,7 @@ int gope_cmd_consume(int argc, char **argv)
     ckpt_ctx cc = {.ev = &ev, .streams = &streams};
     gope_checkpoint_t *ck = NULL;
     gope_consume_metrics cm = {0};
+    int lock_fd = -1; /* DIR/state.lock, held to the end */
 
     if (!props || !rest || !pos) {
         fputs("giftope consume: out of memory\n", stderr);
@@ -656,7 +658,9 @@ int gope_cmd_consume(int argc, char **argv)
     if (o.partials && (rc = open_partials(&o, &ev, n_topics, n_all, &cc, lim.idle_timeout_ms,
                                           props, &n_props)))
         goto cleanup;
-    if (cc.dir && !cc.cp && (rc = restore(&cc, &ck, o.quiet)))
+    if (cc.dir && !cc.cp &&
+        ((rc = gope_dir_lock(cc.dir, "giftope consume", &lock_fd)) ||
+         (rc = restore(&cc, &ck, o.quiet))))
         goto cleanup;
     if ((rc = gope_consume_metrics_open(&cm, "consume", o.metrics_addr, &ev.out, cc.cp != NULL)))
         goto cleanup;
@@ -719,6 +723,8 @@ cleanup:
     if (ev.cmd)
         rc = gope_eval_close(&ev, rc);
     gope_consume_metrics_close(&cm); /* after the --out sink it wraps */
+    if (lock_fd >= 0) /* the outputs are closed: the next instance may take DIR */
+        close(lock_fd);
     gope_jbuf_free(&extra);
     free(topics);
     free(topic_buf);

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -150,5 +151,43 @@ Test(consume_cli, sigterm_after_the_summary_leaves_exit_0, .timeout = 60)
                            "reconnect.backoff.ms=100", "--out", mout, NULL};
     rc = sigterm_after_summary(merge, mout, c.err, "\"ope_merge_run.v1\"");
     cr_expect_eq(rc, 0, "merge: exit %d (-1: killed)", rc);
+    tu_cli_done(&c);
+}
+
+/* Without --partials a checkpoint directory holds one instance's whole
+ * state: a second instance on it stops at its start (exit 2, naming the
+ * holder's pid) instead of overwriting the first one's checkpoints; once
+ * the first has ended, the directory is free again. */
+Test(consume_cli, a_checkpoint_dir_takes_one_instance, .timeout = 60)
+{
+    tu_cli c;
+    tu_cli_init(&c);
+    char ck[600], err_a[600];
+    snprintf(ck, sizeof ck, "%s/ck", c.dir);
+    snprintf(err_a, sizeof err_a, "%s/a.err", c.dir);
+    const char *a[] = {GOPE_BIN, "consume", "--brokers", B, "--topic", "t", "--group", "g",
+                       "--checkpoint", ck, "--idle-exit", "30s", "--quiet", NULL};
+    pid_t pid = ts_spawn(a, NULL, err_a);
+    cr_assert_gt(pid, 0);
+    char lock[640], holder[32];
+    snprintf(lock, sizeof lock, "%s/state.lock", ck);
+    snprintf(holder, sizeof holder, "%d\n", (int)pid);
+    for (int ms = 0;; ms += 20) { /* A holds the lock once it wrote its pid */
+        char *text = tu_read_file(lock, NULL);
+        bool held = text && strcmp(text, holder) == 0;
+        free(text);
+        if (held)
+            break;
+        cr_assert_lt(ms, 20000, "A never locked %s", ck);
+        ts_sleep_ms(20);
+    }
+    char needle[800];
+    snprintf(needle, sizeof needle, "--checkpoint %s is in use by another instance (pid %d)", ck,
+             (int)pid);
+    const char *b[] = {"consume", "--brokers", B, "--topic", "t", "--group", "g",
+                       "--checkpoint", ck, "--idle-exit", "1s", "--quiet", NULL};
+    tu_cli_expect(&c, b, 2, needle);
+    cr_assert_eq(ts_stop(pid, 30000), 0, "A");
+    tu_cli_expect(&c, b, 0, NULL);
     tu_cli_done(&c);
 }
