@@ -139,12 +139,7 @@ static cJSON *summary_when_done(const char *path)
     char *e = ts_wait_for(path, "ope_run.v1", 90000);
     cr_assert(e, "%s: the member never ended", path);
     free(e);
-    cJSON *lines = tu_read_jsonl(path);
-    cr_assert(lines, "cannot read %s", path);
-    cJSON *s = cJSON_Duplicate(cJSON_GetArrayItem(lines, cJSON_GetArraySize(lines) - 1), true);
-    cJSON_Delete(lines);
-    cr_assert_str_eq(tu_str(s, "schema"), "ope_run.v1", "%s: no summary at the end", path);
-    return s;
+    return tm_summary_of(path);
 }
 
 Test(kafka_parts_join, two_members_join_rewards_per_partition_like_replay, .timeout = 240)

@@ -87,18 +87,6 @@ static void wait_window_of(const char *brokers, const char *partials, pid_t pid)
     cr_assert_fail("instance %d never wrote a window partial", (int)pid);
 }
 
-/* The last line of `path`, the run's ope_run.v1 summary (an instance's
- * records are per partition, so a window comes once per partition). */
-static cJSON *summary_of(const char *path)
-{
-    cJSON *lines = tu_read_jsonl(path);
-    cr_assert(lines, "cannot read %s", path);
-    cJSON *s = cJSON_Duplicate(cJSON_GetArrayItem(lines, cJSON_GetArraySize(lines) - 1), true);
-    cJSON_Delete(lines);
-    cr_assert_str_eq(tu_str(s, "schema"), "ope_run.v1", "%s: no summary at the end", path);
-    return s;
-}
-
 /* Waits until the partials topic holds a progress line with a clock for
  * source partition `partition`. */
 static void wait_progress_of(const char *brokers, const char *partials, int partition)
@@ -262,7 +250,7 @@ static void run_group(b_end how)
 
     cJSON *ms, *ss, *got, *want;
     tm_merge_and_one(&c, brokers, topic, partials, "6", win, mout, sout, &got, &ms, &want, &ss);
-    cJSON *as = summary_of(out_a);
+    cJSON *as = tm_summary_of(out_a);
     cr_expect_eq(tu_num(ss, "accepted"), N_LINES + N_PART);
     cr_expect_eq(tu_num(as, "lines_read"),
                  tu_num(as, "accepted") + tu_num(as, "rejected") + tu_num(as, "late"));
@@ -270,7 +258,7 @@ static void run_group(b_end how)
                  "merge rejected no line (a duplicate is not after_final)");
     if (how == B_LEAVES) {
         /* every message read once, by A or by B, and no window written twice */
-        cJSON *bs = summary_of(out_b);
+        cJSON *bs = tm_summary_of(out_b);
         cr_expect_gt(tu_num(bs, "lines_read"), 0);
         cr_expect_eq(tu_num(as, "lines_read") + tu_num(bs, "lines_read"), N_LINES + N_PART);
         cr_expect_eq(tu_num(ms, "duplicate_partials"), 0);
@@ -366,7 +354,7 @@ Test(kafka_rebalance, zombie_member_is_fenced, .timeout = 240)
     cr_assert_eq(waitpid(a, &status, 0), a);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "A: status %d", status);
     cr_expect_gt(count_in(err_a, " fenced: "), 0, "A never said it was fenced");
-    cJSON *as = summary_of(out_a);
+    cJSON *as = tm_summary_of(out_a);
     cr_expect_eq(tu_num(as, "kafka.checkpoint.fenced"), N_PART, "A's summary counts them");
     cJSON_Delete(as);
     for (int p = 0; p < N_PART; p++) { /* A wrote no state: B's are the newest */
@@ -474,7 +462,7 @@ Test(kafka_rebalance, a_quiet_partition_follows_the_others, .timeout = 180)
     tu_cli_expect(&c, merge, 0, NULL);
     const char *replay[] = {"replay", "--window", win, "--out", rout, log, NULL};
     tu_cli_expect(&c, replay, 0, NULL);
-    cJSON *as = summary_of(out), *ms, *rs;
+    cJSON *as = tm_summary_of(out), *ms, *rs;
     cr_expect_eq(tu_num(as, "lines_read"), 1001);
     cr_expect_eq(tu_num(as, "late"), 1, "the event behind partition 1's clock");
     cJSON *got = tm_records_of(mout, "ope_merge_run.v1", &ms);

@@ -46,6 +46,16 @@ void tm_produce_sentinels(const char *brokers, const char *topic, int n_part, do
     }
 }
 
+cJSON *tm_summary_of(const char *path)
+{
+    cJSON *lines = tu_read_jsonl(path);
+    cr_assert(lines, "cannot read %s", path);
+    cJSON *s = cJSON_Duplicate(cJSON_GetArrayItem(lines, cJSON_GetArraySize(lines) - 1), true);
+    cJSON_Delete(lines);
+    cr_assert_str_eq(tu_str(s, "schema"), "ope_run.v1", "%s: no summary at the end", path);
+    return s;
+}
+
 cJSON *tm_records_of(const char *path, const char *summary_schema, cJSON **summary)
 {
     cJSON *lines = tu_read_jsonl(path);

@@ -22,6 +22,10 @@ void tm_produce_sentinels(const char *brokers, const char *topic, int n_part, do
  * `summary_schema`. Free both with cJSON_Delete. */
 cJSON *tm_records_of(const char *path, const char *summary_schema, cJSON **summary);
 
+/* The ope_run.v1 summary on the last line of `path`, a copy (asserts it is
+ * there); free it with cJSON_Delete. */
+cJSON *tm_summary_of(const char *path);
+
 /* Every record of `want` (one instance) is in `got` (merge) with the same
  * values (tu_expect_same_json), but those of windows ending after
  * `sentinel`, which must be absent; and `got` holds nothing else.
