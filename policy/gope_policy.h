@@ -55,11 +55,20 @@ size_t gope_policies_count(const gope_policy_set_t *set);
 /*! gope_policy_name() : the i-th policy's name (owned by the set). */
 const char *gope_policy_name(const gope_policy_set_t *set, size_t i);
 
+/* gope_policy_probs()'s answer when pi is not one-hot. */
+#define GOPE_PI_SPREAD SIZE_MAX
+
 /*! gope_policy_probs() : pi for policy `i` on `ev`: writes ev->n_candidates
  * probabilities (each in [0,1], summing to 1) to `pi`. `scratch` must hold
- * ev->n_candidates doubles. Pure function of (policy, event). */
-void gope_policy_probs(const gope_policy_set_t *set, size_t i, const gope_event *ev,
-                       double *pi, double *scratch);
+ * ev->n_candidates doubles (it is left holding the scores). Pure function of
+ * (policy, event).
+ * @return the index j with pi_j = 1 when every other pi is exactly 0 (a
+ *         greedy policy with one top score, a single candidate): callers may
+ *         then skip the zeros. GOPE_PI_SPREAD otherwise (this includes
+ *         cases the function does not single out, e.g. a softmax whose
+ *         other terms underflow to 0). */
+size_t gope_policy_probs(const gope_policy_set_t *set, size_t i, const gope_event *ev,
+                         double *pi, double *scratch);
 
 /*! gope_policy_scores() : the scores alone (before selection), for tests and
  * the simulator's reports. Writes ev->n_candidates values to `score`. */

@@ -90,77 +90,111 @@ static inline double score_one(const gope_policy *p, const gope_event *ev, const
     return s;
 }
 
+/* Four running maxima, one per lane j mod 4: four independent chains of
+ * compares instead of one (the compiler may not regroup them itself). The
+ * maximum of a set does not depend on the order, except for which of a tied
+ * +0 and -0 comes out, and neither selection rule can tell those apart
+ * (greedy's cut and softmax's score - max are the same). NaN never compares
+ * greater, so it is never the maximum; -inf when every score is NaN. */
+static double lane_max(const double m[4])
+{
+    const double a = m[1] > m[0] ? m[1] : m[0], b = m[3] > m[2] ? m[3] : m[2];
+    return b > a ? b : a;
+}
+
+/* score[j] for every j and their maximum, tracked in four lanes (unrolled,
+ * so that each lane stays in registers). Inlined with constant `crowded`
+ * and `lambda` for the usual case, it has neither test. */
+static inline double score_loop(const gope_policy *p, const gope_event *ev, double *score,
+                                double beta, const double bonus[2], int crowded,
+                                const double *lambda)
+{
+    const gope_candidate *c = ev->candidates;
+    const size_t k = ev->n_candidates;
+    double m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t j = 0;
+    for (; j + 4 <= k; j += 4) {
+        const double s0 = score_one(p, ev, &c[j], beta, bonus, crowded, lambda);
+        const double s1 = score_one(p, ev, &c[j + 1], beta, bonus, crowded, lambda);
+        const double s2 = score_one(p, ev, &c[j + 2], beta, bonus, crowded, lambda);
+        const double s3 = score_one(p, ev, &c[j + 3], beta, bonus, crowded, lambda);
+        score[j] = s0, score[j + 1] = s1, score[j + 2] = s2, score[j + 3] = s3;
+        m[0] = s0 > m[0] ? s0 : m[0];
+        m[1] = s1 > m[1] ? s1 : m[1];
+        m[2] = s2 > m[2] ? s2 : m[2];
+        m[3] = s3 > m[3] ? s3 : m[3];
+    }
+    for (; j < k; j++) {
+        score[j] = score_one(p, ev, &c[j], beta, bonus, crowded, lambda);
+        m[0] = score[j] > m[0] ? score[j] : m[0];
+    }
+    return lane_max(m);
+}
+
 /* The policy's terms are copied to locals (`score` could alias *p as far as
  * the compiler knows, so it would reload them for every candidate), and the
- * usual case, no crowding and no prices, gets a loop of its own in which
- * the inlined score_one() has neither test. */
-static void score_all(const gope_policy *p, const gope_event *ev, double *score)
+ * usual case, no crowding and no prices, gets a loop of its own. The maximum
+ * is found in the same pass: the selection rules would otherwise read the
+ * scores once more. */
+static double score_all(const gope_policy *p, const gope_event *ev, double *score)
 {
     const double *lambda = prices(p, ev);
     const int crowded = p->crowding_alpha != 0.0;
     const double beta = p->beta;
     const double bonus[2] = {p->coldstart_bonus * indicator[0], p->coldstart_bonus * indicator[1]};
-    const gope_candidate *c = ev->candidates;
-    if (!crowded && !lambda) {
-        for (size_t j = 0; j < ev->n_candidates; j++)
-            score[j] = score_one(p, ev, &c[j], beta, bonus, 0, NULL);
-        return;
-    }
-    for (size_t j = 0; j < ev->n_candidates; j++)
-        score[j] = score_one(p, ev, &c[j], beta, bonus, crowded, lambda);
+    if (!crowded && !lambda)
+        return score_loop(p, ev, score, beta, bonus, 0, NULL);
+    return score_loop(p, ev, score, beta, bonus, crowded, lambda);
 }
 
-/* The largest non-NaN score (-inf when there is none). Four running maxima
- * instead of one chain of dependent compares (the compiler may not regroup
- * them itself): the maximum of a set does not depend on the order, except
- * for which of a tied +0 and -0 comes out, and neither selection rule can
- * tell those apart (greedy's cut and softmax's score - max are the same). */
-static double max_score(const double *score, size_t k)
+/* pi_j = score_j >= cut ? in : out for all j; returns how many are >= cut,
+ * and the sum of their indices to *at (the index itself when there is one).
+ * Counted in four double lanes (exact far beyond GOPE_MAX_CANDIDATES): the
+ * form the compiler vectorises. */
+static size_t fill_cut(const double *restrict score, size_t k, double cut, double in, double out,
+                       double *restrict pi, size_t *at)
 {
-    double m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    double n[4] = {0, 0, 0, 0}, sum[4] = {0, 0, 0, 0};
     size_t j = 0;
     for (; j + 4 <= k; j += 4)
-        for (size_t l = 0; l < 4; l++)
-            m[l] = score[j + l] > m[l] ? score[j + l] : m[l];
-    for (; j < k; j++)
-        m[0] = score[j] > m[0] ? score[j] : m[0];
-    const double a = m[1] > m[0] ? m[1] : m[0], b = m[3] > m[2] ? m[3] : m[2];
-    return b > a ? b : a;
-}
-
-/* How many scores are >= cut. Four counters, as doubles (exact far beyond
- * GOPE_MAX_CANDIDATES): the form the compiler vectorises. */
-static size_t count_at_least(const double *score, size_t k, double cut)
-{
-    double n[4] = {0, 0, 0, 0};
-    size_t j = 0;
-    for (; j + 4 <= k; j += 4)
-        for (size_t l = 0; l < 4; l++)
+        for (size_t l = 0; l < 4; l++) {
+            pi[j + l] = score[j + l] >= cut ? in : out;
             n[l] += score[j + l] >= cut ? 1.0 : 0.0;
+            sum[l] += score[j + l] >= cut ? (double)(j + l) : 0.0;
+        }
     size_t m = (size_t)n[0] + (size_t)n[1] + (size_t)n[2] + (size_t)n[3];
-    for (; j < k; j++)
+    *at = (size_t)sum[0] + (size_t)sum[1] + (size_t)sum[2] + (size_t)sum[3];
+    for (; j < k; j++) {
+        pi[j] = score[j] >= cut ? in : out;
         m += score[j] >= cut;
+        *at += score[j] >= cut ? j : 0;
+    }
     return m;
 }
 
 /* pi_j = eps/K + (1 - eps) greedy_j; greedy_j = 1/|M| on the top set M
- * = {j : score_j >= max - 1e-9 max(1, |max|)}. Plain greedy is eps = 0. */
-static void select_greedy(const double *score, size_t k, double eps, double *pi)
+ * = {j : score_j >= max - 1e-9 max(1, |max|)}. Plain greedy is eps = 0.
+ * pi is written once on the guess |M| = 1 (the usual case: then the top
+ * set is the maximum alone) and again only when the count says otherwise.
+ * Returns the index with pi = 1 when there is one (plain greedy, one top
+ * score), else GOPE_PI_SPREAD. */
+static size_t select_greedy(const double *score, size_t k, double eps, double max, double *pi)
 {
-    double max = max_score(score, k);
-    double cut = isfinite(max) ? max - 1e-9 * fmax(1.0, fabs(max)) : max;
-    size_t m = count_at_least(score, k, cut);
-    int all = m == 0; /* every score NaN: treat all candidates as tied */
-    /* the divisions are skipped where their result is known exactly (a
-     * single winner, plain greedy): they are the slow part of this code */
-    double top = m == 1 ? 1.0 : 1.0 / (double)(all ? k : m);
-    double floor_pi = eps == 0.0 ? 0.0 : eps / (double)k, keep = 1.0 - eps;
-    /* the two values pi_j can take, formed once: the loop is then a select
-     * the compiler vectorises */
-    double in = floor_pi + keep * (top * indicator[1]);
-    double out = all ? in : floor_pi + keep * (top * indicator[0]);
-    for (size_t j = 0; j < k; j++)
-        pi[j] = score[j] >= cut ? in : out;
+    const double cut = isfinite(max) ? max - 1e-9 * fmax(1.0, fabs(max)) : max;
+    const double floor_pi = eps == 0.0 ? 0.0 : eps / (double)k, keep = 1.0 - eps;
+    /* the two values pi_j can take, formed once: the fill is then a select
+     * the compiler vectorises (out's top * 0 is an exact 0 for any top) */
+    const double out = floor_pi + keep * indicator[0];
+    size_t at;
+    const size_t m = fill_cut(score, k, cut, floor_pi + keep * indicator[1], out, pi, &at);
+    if (m == 1)
+        return eps == 0.0 ? at : GOPE_PI_SPREAD;
+    /* a tie, or every score NaN (all candidates then count as tied); the
+     * division is skipped above, where its result 1 is known exactly */
+    const int all = m == 0;
+    const double in = floor_pi + keep * ((1.0 / (double)(all ? k : m)) * indicator[1]);
+    fill_cut(score, k, cut, in, all ? in : out, pi, &at);
+    return GOPE_PI_SPREAD;
 }
 
 /* Whether t is a normal power of two: then 1 / t is exact, and x * (1 / t)
@@ -176,13 +210,10 @@ static bool exact_reciprocal(double t)
 /* pi_j = exp((score_j - max) / t) / sum: every exponent <= 0, the top one 0,
  * so nothing overflows and the sum is >= 1. The usual temperatures (1,
  * 0.5, ...) are powers of two, whose division is a multiplication. */
-static void select_softmax(const double *score, size_t k, double t, double *pi)
+static size_t select_softmax(const double *score, size_t k, double t, double max, double *pi)
 {
-    double max = max_score(score, k);
-    if (!isfinite(max)) {
-        select_greedy(score, k, 0.0, pi);
-        return;
-    }
+    if (!isfinite(max))
+        return select_greedy(score, k, 0.0, max, pi);
     const bool by_inverse = exact_reciprocal(t);
     const double inv_t = 1.0 / t;
     double sum = 0.0;
@@ -193,6 +224,7 @@ static void select_softmax(const double *score, size_t k, double t, double *pi)
     }
     for (size_t j = 0; j < k; j++)
         pi[j] /= sum;
+    return GOPE_PI_SPREAD;
 }
 
 void gope_policy_scores(const gope_policy_set_t *set, size_t i, const gope_event *ev,
@@ -202,29 +234,24 @@ void gope_policy_scores(const gope_policy_set_t *set, size_t i, const gope_event
     score_all(&set->policies[i], ev, score);
 }
 
-void gope_policy_probs(const gope_policy_set_t *set, size_t i, const gope_event *ev,
-                       double *pi, double *scratch)
+size_t gope_policy_probs(const gope_policy_set_t *set, size_t i, const gope_event *ev,
+                         double *pi, double *scratch)
 {
     assert(i < set->n);
     const gope_policy *p = &set->policies[i];
     size_t k = ev->n_candidates;
     switch (p->select) {
     case GOPE_SEL_GREEDY:
-        score_all(p, ev, scratch);
-        select_greedy(scratch, k, 0.0, pi);
-        return;
+        return select_greedy(scratch, k, 0.0, score_all(p, ev, scratch), pi);
     case GOPE_SEL_EPSILON_GREEDY:
-        score_all(p, ev, scratch);
-        select_greedy(scratch, k, p->epsilon, pi);
-        return;
+        return select_greedy(scratch, k, p->epsilon, score_all(p, ev, scratch), pi);
     case GOPE_SEL_SOFTMAX:
-        score_all(p, ev, scratch);
-        select_softmax(scratch, k, p->temperature, pi);
-        return;
+        return select_softmax(scratch, k, p->temperature, score_all(p, ev, scratch), pi);
     case GOPE_SEL_UNIFORM:
     case GOPE_SEL_COUNT:
         break;
     }
     for (size_t j = 0; j < k; j++)
         pi[j] = 1.0 / (double)k;
+    return k == 1 ? 0 : GOPE_PI_SPREAD;
 }

@@ -122,12 +122,12 @@ static bool allowed(const freqcap_alloc *a, uint32_t user, uint32_t streamer, in
            (p->count < a->cap && (double)(ts - p->last_ts) >= a->cooldown_ms);
 }
 
-static size_t freqcap_decide(void *state, const gope_sim_decision *d, double *pi)
+static size_t freqcap_decide(void *state, const gope_sim_decision *d, double *pi, bool *certain)
 {
     freqcap_alloc *a = state;
     const gope_event *ev = d->event;
     const size_t n = ev->n_candidates;
-    gope_policy_probs(a->set, a->base, ev, pi, a->sub.scratch);
+    const size_t top = gope_policy_probs(a->set, a->base, ev, pi, a->sub.scratch);
     size_t masked = 0;
     for (size_t j = 0; j < n; j++) {
         a->sub.keep[j] = allowed(a, d->user, d->streamers[j], ev->ts);
@@ -136,7 +136,7 @@ static size_t freqcap_decide(void *state, const gope_sim_decision *d, double *pi
     if (masked == n)
         a->stats.all_masked++;
     if (masked == 0 || masked == n)
-        return gope_sim_sample(pi, n, d->u_action);
+        return gope_sim__sample_probs(pi, n, top, d->u_action, certain);
     gope_ksum sum = {0, 0};
     for (size_t j = 0; j < n; j++) {
         if (a->sub.keep[j])

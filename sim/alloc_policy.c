@@ -30,11 +30,20 @@ size_t gope_sim_sample(const double *pi, size_t n, double u)
     return last; /* rounding left u above the total: the last possible action */
 }
 
-static size_t policy_decide(void *state, const gope_sim_decision *d, double *pi)
+/* The action of a one-hot pi is the one gope_sim_sample() would find. */
+size_t gope_sim__sample_probs(const double *pi, size_t n, size_t top, double u, bool *certain)
+{
+    if (top == GOPE_PI_SPREAD)
+        return gope_sim_sample(pi, n, u);
+    *certain = true;
+    return top;
+}
+
+static size_t policy_decide(void *state, const gope_sim_decision *d, double *pi, bool *certain)
 {
     policy_alloc *a = state;
-    gope_policy_probs(a->set, a->index, d->event, pi, a->scratch);
-    return gope_sim_sample(pi, d->event->n_candidates, d->u_action);
+    const size_t top = gope_policy_probs(a->set, a->index, d->event, pi, a->scratch);
+    return gope_sim__sample_probs(pi, d->event->n_candidates, top, d->u_action, certain);
 }
 
 static const gope_sim_allocator_ops policy_ops = {

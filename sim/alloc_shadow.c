@@ -127,14 +127,14 @@ static void shadow_begin_round(void *state, const gope_sim_world_t *w, uint32_t 
     memset(a->hits, 0, sizeof a->hits);
 }
 
-static size_t shadow_decide(void *state, const gope_sim_decision *d, double *pi)
+static size_t shadow_decide(void *state, const gope_sim_decision *d, double *pi, bool *certain)
 {
     shadow_alloc *a = state;
     gope_event *ev = d->event;
     ev->has_lambda_values = true;
     memcpy(ev->lambda_values, a->lambda, sizeof ev->lambda_values);
-    gope_policy_probs(a->policy, 0, ev, pi, a->scratch);
-    return gope_sim_sample(pi, ev->n_candidates, d->u_action);
+    const size_t top = gope_policy_probs(a->policy, 0, ev, pi, a->scratch);
+    return gope_sim__sample_probs(pi, ev->n_candidates, top, d->u_action, certain);
 }
 
 /* d_cj of the chosen candidate, as the policy library defines them. */

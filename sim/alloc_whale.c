@@ -123,7 +123,7 @@ static size_t matched(const whale_alloc *a, const gope_sim_decision *d)
     return SIZE_MAX;
 }
 
-static size_t whale_decide(void *state, const gope_sim_decision *d, double *pi)
+static size_t whale_decide(void *state, const gope_sim_decision *d, double *pi, bool *certain)
 {
     whale_alloc *a = state;
     const gope_event *ev = d->event;
@@ -132,6 +132,7 @@ static size_t whale_decide(void *state, const gope_sim_decision *d, double *pi)
     if (m != SIZE_MAX) {
         for (size_t j = 0; j < n; j++)
             pi[j] = j == m;
+        *certain = true;
         return m;
     }
     for (size_t j = 0; j < n; j++) {

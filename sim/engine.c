@@ -15,8 +15,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sim_int.h"
+
+/* Streamers with big gifts a user row of the cache holds at first: a run of
+ * 200k decisions of giftlive-v2 under Greedy ends with ~40. */
+enum { BIG_SLOTS = 64 };
 
 typedef struct {
     const gope_sim_world_t *w;
@@ -72,11 +77,11 @@ static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_al
     r->cand = malloc(k * sizeof *r->cand);
     r->cand_true = malloc(k * sizeof *r->cand_true);
     r->pi = malloc(k * sizeof *r->pi);
-    /* n_users x n_streamers, of which a run touches the first n_big of
-     * each user's row */
-    r->big.stride = ns;
+    /* room for BIG_SLOTS streamers with big gifts per user row to start
+     * with (big_cache_grow() doubles it) */
+    r->big.stride = ns < BIG_SLOTS ? ns : BIG_SLOTS;
     if (w->pair_ev0)
-        r->big.terms = malloc((size_t)w->n_users * ns * sizeof *r->big.terms);
+        r->big.terms = gope_sim__big_alloc((size_t)w->n_users * r->big.stride * sizeof *r->big.terms);
     if (!(r->round_users && r->stamp && r->recall_scratch && r->streamers && r->all_true &&
           r->all_cand && r->cand && r->cand_true && r->pi && (r->big.terms || !w->pair_ev0))) {
         run_free(r);
@@ -87,6 +92,35 @@ static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_al
         r->all_cand[s] = (gope_candidate){
             .capacity = w->capacity[s], .cold_start = w->cold_start[s], .head = w->head[s]};
     }
+    return GOPE_OK;
+}
+
+/* Doubles the big-gift cache's row length, keeping each user's first `used`
+ * terms. */
+static gope_status big_cache_grow(run_state *r, size_t used)
+{
+    const uint32_t ns = r->w->n_streamers, stride = r->big.stride * 2 < ns ? r->big.stride * 2 : ns;
+    gope_sim__big_terms *t = gope_sim__big_alloc((size_t)r->w->n_users * stride * sizeof *t);
+    if (!t)
+        return GOPE_ERR_NOMEM;
+    for (uint32_t u = 0; u < r->w->n_users; u++)
+        memcpy(t + (size_t)u * stride, r->big.terms + (size_t)u * r->big.stride, used * sizeof *t);
+    free(r->big.terms);
+    r->big.terms = t;
+    r->big.stride = stride;
+    return GOPE_OK;
+}
+
+/* A big gift in `s`'s room; on its first, s's column of the cache. */
+static gope_status big_gift(run_state *r, uint32_t s)
+{
+    const size_t slot = r->rooms.n_big;
+    gope_sim__rooms_big_gift(&r->rooms, s);
+    if (r->rooms.n_big == slot || !r->big.terms)
+        return GOPE_OK;
+    if (slot == r->big.stride && big_cache_grow(r, slot) != GOPE_OK)
+        return GOPE_ERR_NOMEM;
+    gope_sim__big_column(r->w, s, r->big.terms + slot, r->big.stride);
     return GOPE_OK;
 }
 
@@ -197,13 +231,17 @@ static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf,
     ev.probs = r->pi;
     const gope_sim_decision dec = {w, w->seed, d, round, user, &ev, r->streamers,
                                    gope_rng_u01(w->seed, GOPE_RNG_ACTION, d, 0)};
-    const size_t a = r->alloc->ops->decide(r->alloc->state, &dec, r->pi);
+    bool certain = false;
+    const size_t a = r->alloc->ops->decide(r->alloc->state, &dec, r->pi, &certain);
     const uint32_t s = r->streamers[a];
     ev.action = (int64_t)a;
     ev.propensity = r->pi[a];
 
     gope_ksum vs = {0, 0};
-    v_static_add(&vs, r->pi, r->true_ev, ev.n_candidates);
+    if (!certain)
+        v_static_add(&vs, r->pi, r->true_ev, ev.n_candidates);
+    else if (r->true_ev[a] != 0) /* the one non-zero term, 1 * true_ev */
+        gope_ksum_add(&vs, r->true_ev[a]);
     gope_sim_outcome o = {.decision = d, .round = round, .ts = ev.ts, .user = user, .streamer = s,
                           .user_is_whale = w->whale[user], .cold_start = w->cold_start[s],
                           .head = w->head[s], .load = r->rooms.load[s], .capacity = w->capacity[s],
@@ -222,14 +260,9 @@ static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf,
     gope_ksum_add(&r->revenue, o.reward);
     r->gifts += o.reward > 0;
     gope_ksum_add(&r->v_static, o.v_static);
-    if (o.reward > w->conf.big_gift) {
-        const size_t slot = r->rooms.n_big;
-        gope_sim__rooms_big_gift(&r->rooms, s);
-        if (r->rooms.n_big > slot && r->big.terms) /* s's first: its column of the cache */
-            gope_sim__big_column(w, s, r->big.terms + slot, r->big.stride);
-    }
     const double stay = -log(gope_rng_u01(w->seed, GOPE_RNG_DWELL, d, 0)) * w->conf.dwell_mean_s;
-    if (gope_sim__rooms_enter(&r->rooms, s, w->whale[user], dwell, r->t + stay) != GOPE_OK)
+    if ((o.reward > w->conf.big_gift && big_gift(r, s) != GOPE_OK) ||
+        gope_sim__rooms_enter(&r->rooms, s, w->whale[user], dwell, r->t + stay) != GOPE_OK)
         return gope_err_set(err, GOPE_ERR_NOMEM, "simulation: decision %" PRIu64 ": out of memory", d);
     sync_room(r, s);
     return GOPE_OK;

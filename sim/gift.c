@@ -237,10 +237,25 @@ static void tabulated_evs(const gope_sim_world_t *w, uint32_t user, uint32_t nex
     }
 }
 
+/* The next user's scattered values: its preference row and its entries in
+ * the per-user arrays, each a cache miss when the decision reads it (match,
+ * the gift's logit and tier, the whale flag). */
+static void prefetch_user(const gope_sim_world_t *w, uint32_t user)
+{
+    const double *pref = w->pref + (size_t)user * w->dim;
+    for (size_t b = 0; b < w->dim * sizeof *pref; b += 64)
+        __builtin_prefetch((const char *)pref + b);
+    __builtin_prefetch(w->user_logit + user);
+    __builtin_prefetch(w->user_tier_a + user);
+    __builtin_prefetch(w->whale + user);
+}
+
 void gope_sim__evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
                    const gope_sim_rooms *rooms, const gope_sim__big_cache *cache,
                    double *true_ev, gope_candidate *cand)
 {
+    if (next_user != UINT32_MAX)
+        prefetch_user(w, next_user);
     if (!w->pair_ev0 || !w->noise_mult || !cache) { /* a world too large for the tables */
         for (uint32_t s = 0; s < w->n_streamers; s++)
             streamer_evs(w, user, s, rooms, true_ev, cand);

@@ -267,12 +267,14 @@ typedef struct {
 /* An allocator: a policy of the policy library, or a stateful one (shadow
  * prices, whale matching, frequency caps) that only the simulator can run.
  * decide() must write the exact distribution it sampled from to pi
- * (n_candidates entries, sum 1) and return the chosen index. */
+ * (n_candidates entries, sum 1) and return the chosen index; it may set
+ * *certain (false on entry) when pi is 1 there and exactly 0 everywhere
+ * else, which lets the engine skip the zeros. */
 typedef struct gope_sim_allocator_ops {
     const char *kind;
     void (*begin_round)(void *state, const gope_sim_world_t *w, uint32_t round,
                         const uint32_t *users, uint32_t n_users);
-    size_t (*decide)(void *state, const gope_sim_decision *d, double *pi);
+    size_t (*decide)(void *state, const gope_sim_decision *d, double *pi, bool *certain);
     void (*observe)(void *state, const gope_sim_decision *d, const gope_sim_outcome *o);
     void (*free)(void *state);
 } gope_sim_allocator_ops;

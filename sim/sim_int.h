@@ -29,6 +29,11 @@ typedef struct {
     double tier; /* E[tier] */
 } gope_sim__big_terms;
 
+/* Memory for a table of `bytes` that a run reads a row at a time, on huge
+ * pages where the system has them (bigalloc.c); free() releases it. NULL
+ * when out of memory. */
+void *gope_sim__big_alloc(size_t bytes);
+
 /* A pair's p(gift) E[tier] with N_s = 0, computed directly. */
 double gope_sim__pair_ev0(const gope_sim_world_t *w, uint32_t user, uint32_t streamer);
 
@@ -87,6 +92,11 @@ struct gope_sim_world_s {
     double mean_shape;
 };
 
+/* The action for a pi from gope_policy_probs(), which answered `top`: top
+ * itself (setting *certain) when pi is one-hot, else gope_sim_sample(pi, n,
+ * u). Both give the same index for a one-hot pi. */
+size_t gope_sim__sample_probs(const double *pi, size_t n, size_t top, double u, bool *certain);
+
 /* Arrival-rate shape at `t_s` seconds after start (1 + peak bump). */
 double gope_sim__rate_shape(const gope_world_conf *c, double t_s);
 
@@ -127,10 +137,12 @@ void gope_sim__rooms_big_gift(gope_sim_rooms *r, uint32_t streamer);
  * the order they got their first (rooms->big): a decision reads its user's
  * n_big of them side by side instead of one cache line each in a table of
  * every pair. A run fills a streamer's column when it joins the list
- * (n_users terms). `terms` is n_users x n_streamers (user-major). */
+ * (n_users terms). `terms` is n_users x stride (user-major), stride the
+ * list's room: rows as short as the list keeps the cache small (10 MB for
+ * giftlive-v2, not 80), and the run doubles them when the list fills. */
 typedef struct {
     gope_sim__big_terms *terms;
-    uint32_t stride; /* n_streamers */
+    uint32_t stride; /* <= n_streamers */
 } gope_sim__big_cache;
 
 /* True EV (to `true_ev`), model EV and sigma (to `cand[s].ev`, `.sigma`) of

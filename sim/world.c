@@ -117,9 +117,9 @@ static void build_streamers(gope_sim_world_t *w, ranked *order, double *key)
 static bool build_pair_tables(gope_sim_world_t *w)
 {
     const uint64_t pairs = (uint64_t)w->n_users * w->n_streamers;
-    if (pairs <= GOPE_SIM_NOISE_TABLE && !(w->noise_mult = malloc(pairs * sizeof *w->noise_mult)))
+    if (pairs <= GOPE_SIM_NOISE_TABLE && !(w->noise_mult = gope_sim__big_alloc(pairs * sizeof *w->noise_mult)))
         return false;
-    if (pairs <= GOPE_SIM_PAIR_TABLE && !(w->pair_ev0 = malloc(pairs * sizeof *w->pair_ev0)))
+    if (pairs <= GOPE_SIM_PAIR_TABLE && !(w->pair_ev0 = gope_sim__big_alloc(pairs * sizeof *w->pair_ev0)))
         return false;
     for (uint32_t u = 0; u < w->n_users && (w->noise_mult || w->pair_ev0); u++)
         for (uint32_t s = 0; s < w->n_streamers; s++) {

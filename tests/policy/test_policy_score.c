@@ -49,6 +49,15 @@ static void expect_close(const double *got, const double *want, size_t k, const 
                   "%s [%zu]: got %.17g, want %.17g", what, j, got[j], want[j]);
 }
 
+/* What gope_policy_probs() answered about pi: an index only when pi is
+ * exactly one-hot there. */
+static void expect_one_hot_answer(size_t top, const double *pi, size_t k)
+{
+    for (size_t j = 0; top != GOPE_PI_SPREAD && j < k; j++)
+        cr_assert_eq(pi[j], j == top ? 1.0 : 0.0, "answered %zu, pi[%zu] = %.17g", top, j, pi[j]);
+    cr_assert(top == GOPE_PI_SPREAD || top < k, "answered %zu of %zu", top, k);
+}
+
 /* pi of the only policy in `json` for candidates scored exactly `ev`. */
 static void probs_of(const char *json, const double *ev, size_t k, double *pi)
 {
@@ -292,9 +301,9 @@ Test(policy_softmax, overflowing_scores_stay_a_distribution)
     double pi[3], scratch[3];
     gope_policy_scores(set, 0, &e, scratch);
     cr_assert(isinf(scratch[0]) && isnan(scratch[1]), "the test needs inf and NaN scores");
-    gope_policy_probs(set, 0, &e, pi, scratch);
+    cr_expect_eq(gope_policy_probs(set, 0, &e, pi, scratch), 0);
     expect_exact(pi, want, 3, "softmax, inf max");
-    gope_policy_probs(set, 1, &e, pi, scratch);
+    cr_expect_eq(gope_policy_probs(set, 1, &e, pi, scratch), 0);
     expect_exact(pi, want, 3, "greedy, inf max");
     /* finite max: a NaN score gets 0, a -inf one exp(-inf) = 0 */
     c[0].ev = 3;
@@ -308,9 +317,57 @@ Test(policy_softmax, overflowing_scores_stay_a_distribution)
     for (size_t j = 0; j < 3; j++)
         c[j] = c[1];
     for (size_t p = 0; p < 2; p++) {
-        gope_policy_probs(set, p, &e, pi, scratch);
+        cr_expect_eq(gope_policy_probs(set, p, &e, pi, scratch), GOPE_PI_SPREAD);
         expect_exact(pi, third, 3, gope_policy_name(set, p));
     }
+    gope_policies_free(set);
+}
+
+/* One -inf score among NaN ones: the top set is the -inf one alone (it is
+ * >= the cut, -inf), though no score ever compared greater than -inf. */
+Test(policy_greedy, lone_minus_infinity_among_nan)
+{
+    static const double ev[3] = {NAN, -INFINITY, NAN}, want[3] = {0, 1, 0};
+    gope_candidate cand[3] = {{.ev = ev[0]}, {.ev = ev[1]}, {.ev = ev[2]}};
+    gope_event e = {.n_candidates = 3, .candidates = cand};
+    gope_policy_set_t *set = parse_ok("[{\"name\":\"g\",\"select\":\"greedy\"}]");
+    double pi[3], scratch[3];
+    cr_expect_eq(gope_policy_probs(set, 0, &e, pi, scratch), 1);
+    expect_exact(pi, want, 3, "greedy");
+    gope_policies_free(set);
+}
+
+/* The top score at every position of events longer than the four lanes the
+ * maximum is tracked in (and their tails): greedy answers its index, and a
+ * tie with any other position answers GOPE_PI_SPREAD. */
+Test(policy_greedy, one_hot_answer_at_every_position)
+{
+    enum { K = 23 };
+    gope_candidate c[K];
+    double pi[K], scratch[K];
+    gope_policy_set_t *set = parse_ok("[{\"name\":\"g\",\"select\":\"greedy\"},"
+                                      " {\"name\":\"e\",\"select\":\"epsilon_greedy\","
+                                      "  \"epsilon\":0.1}]");
+    for (size_t k = 1; k <= K; k++)
+        for (size_t t = 0; t < k; t++) {
+            for (size_t j = 0; j < k; j++)
+                c[j] = (gope_candidate){.ev = (double)((j * 7) % 5)};
+            c[t].ev = 9;
+            gope_event e = {.n_candidates = k, .candidates = c};
+            cr_assert_eq(gope_policy_probs(set, 0, &e, pi, scratch), t, "k %zu", k);
+            expect_one_hot_answer(t, pi, k);
+            const size_t eps_answer = gope_policy_probs(set, 1, &e, pi, scratch);
+            expect_one_hot_answer(eps_answer, pi, k);
+            cr_assert(k == 1 || eps_answer == GOPE_PI_SPREAD);
+            for (size_t u = 0; u < k; u++) {
+                if (u == t)
+                    continue;
+                c[u].ev = 9;
+                cr_assert_eq(gope_policy_probs(set, 0, &e, pi, scratch), GOPE_PI_SPREAD);
+                cr_assert_eq(pi[t], 0.5);
+                c[u].ev = (double)((u * 7) % 5);
+            }
+        }
     gope_policies_free(set);
 }
 
@@ -404,16 +461,21 @@ Test(policy_probs, random_events_default_set)
                         .has_lambda_values = round & 2,
                         .lambda_values = {0.5, 0.25, 0.125, 1.5}};
         for (size_t p = 0; p < gope_policies_count(set); p++) {
-            gope_policy_probs(set, p, &e, pi, scratch);
+            expect_one_hot_answer(gope_policy_probs(set, p, &e, pi, scratch), pi, k);
             check_distribution(pi, k);
         }
         gope_policy_scores(set, 0, &e, score); /* "greedy" */
-        gope_policy_probs(set, 0, &e, pi, scratch);
+        const size_t top = gope_policy_probs(set, 0, &e, pi, scratch);
         double max = score[0];
+        size_t in_top = 0;
         for (size_t j = 1; j < k; j++)
             max = fmax(max, score[j]);
-        for (size_t j = 0; j < k; j++)
+        for (size_t j = 0; j < k; j++) {
             cr_assert_eq(pi[j] > 0, score[j] >= max - 1e-9 * fmax(1, fabs(max)));
+            in_top += pi[j] > 0;
+        }
+        cr_assert_eq(top != GOPE_PI_SPREAD, in_top == 1, "greedy with %zu top scores answered %zu",
+                     in_top, top);
     }
     gope_policies_free(set);
 }

@@ -421,7 +421,11 @@ static size_t decide_fake(gope_sim_allocator *a, const gope_sim_world_t *w, fake
         f->streamers[j] = (uint32_t)j;
     }
     const gope_sim_decision d = {w, 1, 0, 0, user, &f->ev, f->streamers, 0.5};
-    return a->ops->decide(a->state, &d, f->pi);
+    bool certain = false;
+    const size_t j = a->ops->decide(a->state, &d, f->pi, &certain);
+    for (size_t i = 0; certain && i < n; i++) /* a claim of one-hot must be true */
+        cr_assert_eq(f->pi[i], i == j ? 1.0 : 0.0);
+    return j;
 }
 
 /* The best total over every placement of `n` whales on 3 streamers (or

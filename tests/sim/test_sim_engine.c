@@ -8,7 +8,11 @@
  * per-streamer candidate records (kept in step with the rooms); the test
  * recomputes them from the public functions and its own account of the
  * rooms, and checks that the exceptions (big gifts, rooms over capacity)
- * did occur, so it cannot pass without exercising them.
+ * did occur, so it cannot pass without exercising them. A wider world
+ * makes more streamers get big gifts than the cache's rows first hold, so
+ * the cache grows mid-run. Each decision's V_static (sum_j pi_j true_ev_j,
+ * which the engine takes from the chosen term alone when the allocator says
+ * pi is one-hot) must equal the full compensated sum.
  *
  * It also redraws each decision's gift from the decision's own uniforms
  * with the public gift model in that same room: the reward must be that
@@ -25,15 +29,34 @@
 #include "gope_sim.h"
 #include "simworld.h"
 
-enum { STREAMERS = 40 };
+enum { STREAMERS = 40, WIDE = 200 };
 
 typedef struct {
     const gope_sim_world_t *w;
     gope_sim_world_view v;
     double big_gift;
-    int64_t big[STREAMERS];  /* big gifts per streamer, from the outcomes */
+    int64_t big[WIDE];       /* big gifts per streamer, from the outcomes */
     uint64_t checked, with_big, over_capacity, decisions, gifts;
 } checker;
+
+/* sum_j pi_j true_ev_j over every term, compensated, as the truth adds it. */
+static double full_v_static(const gope_sim_step *st)
+{
+    gope_ksum v = {0, 0};
+    for (size_t j = 0; j < st->event->n_candidates; j++)
+        if (st->pi[j] * st->true_ev[j] != 0)
+            gope_ksum_add(&v, st->pi[j] * st->true_ev[j]);
+    return gope_ksum_value(&v);
+}
+
+/* How many streamers have had a big gift. */
+static size_t streamers_with_big(const checker *k, uint32_t n)
+{
+    size_t m = 0;
+    for (uint32_t s = 0; s < n; s++)
+        m += k->big[s] > 0;
+    return m;
+}
 
 /* The reward the chosen streamer's room gives with decision d's uniforms,
  * drawn as the engine's gift model says: the Bernoulli, then the tier. */
@@ -81,6 +104,8 @@ static gope_status check_step(void *ctx, const gope_sim_step *st, gope_err *err)
                  "decision %llu: the reward is not the gift model's draw in the room of its true EV",
                  (unsigned long long)k->decisions);
     cr_assert_eq(o->true_ev, st->true_ev[ev->action]);
+    cr_assert_eq(o->v_static, full_v_static(st), "decision %llu: V_static %.17g, want %.17g",
+                 (unsigned long long)k->decisions, o->v_static, full_v_static(st));
     k->gifts += o->reward > 0;
     k->big[o->streamer] += o->reward > k->big_gift;
     k->decisions++;
@@ -91,15 +116,17 @@ typedef struct {
     gope_session_mode session;
     uint32_t candidates; /* 0: every streamer */
     char policy[16]; /* inline: the parameters are copied to the test's process */
+    uint32_t streamers;
 } engine_case;
 
 ParameterizedTestParameters(sim_engine, candidates_are_the_model)
 {
     static engine_case cases[] = {
-        {GOPE_SESSION_ROUND, 0, "greedy"},
-        {GOPE_SESSION_ROUND, 0, "softmax"},
-        {GOPE_SESSION_DWELL, 0, "eps_greedy"},
-        {GOPE_SESSION_DWELL, 10, "greedy"},
+        {GOPE_SESSION_ROUND, 0, "greedy", STREAMERS},
+        {GOPE_SESSION_ROUND, 0, "softmax", STREAMERS},
+        {GOPE_SESSION_DWELL, 0, "eps_greedy", STREAMERS},
+        {GOPE_SESSION_DWELL, 10, "greedy", STREAMERS},
+        {GOPE_SESSION_ROUND, 0, "softmax", WIDE},
     };
     return cr_make_param_array(engine_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -119,7 +146,7 @@ ParameterizedTest(engine_case *ec, sim_engine, candidates_are_the_model)
     c.session = ec->session;
     c.dwell_mean_s = 30;
     c.candidates = ec->candidates;
-    cr_assert_eq(c.n_streamers, STREAMERS);
+    c.n_streamers = ec->streamers;
     gope_sim_world_t *w = tu_make_world(&c, 77);
     gope_policy_set_t *set = NULL;
     gope_err err;
@@ -143,6 +170,9 @@ ParameterizedTest(engine_case *ec, sim_engine, candidates_are_the_model)
     cr_expect_gt(k->gifts, 300, "gifts: %llu", (unsigned long long)k->gifts);
     cr_expect_gt(k->over_capacity, k->checked / 100, "candidates over capacity: %llu of %llu",
                  (unsigned long long)k->over_capacity, (unsigned long long)k->checked);
+    if (ec->streamers == WIDE) /* the cache's rows start with room for 64 */
+        cr_expect_gt(streamers_with_big(k, WIDE), 64, "streamers with big gifts: %zu",
+                     streamers_with_big(k, WIDE));
     free(k);
     gope_sim_allocator_free(&a);
     gope_policies_free(set);
