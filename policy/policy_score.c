@@ -76,11 +76,16 @@ static double crowding(const gope_policy *p, const gope_candidate *c)
 }
 
 /* One candidate's score; `bonus` holds coldstart_bonus [cold_start] for
- * both values of the flag. */
+ * both values of the flag. `plain`: beta and coldstart_bonus are +0 (and
+ * crowded and lambda off), so the score is ev + 0 (+0 sigma is +0 or -0
+ * for any finite sigma, and the +0 bonus turns a -0 sum into +0 as this
+ * does): neither sigma nor the flag needs reading. */
 static inline double score_one(const gope_policy *p, const gope_event *ev, const gope_candidate *c,
                                double beta, const double bonus[2], int crowded,
-                               const double *lambda)
+                               const double *lambda, int plain)
 {
+    if (plain)
+        return c->ev + 0.0;
     double s = c->ev + beta * c->sigma;
     if (crowded)
         s *= crowding(p, c);
@@ -107,17 +112,17 @@ static double lane_max(const double m[4])
  * and `lambda` for the usual case, it has neither test. */
 static inline double score_loop(const gope_policy *p, const gope_event *ev, double *score,
                                 double beta, const double bonus[2], int crowded,
-                                const double *lambda)
+                                const double *lambda, int plain)
 {
     const gope_candidate *c = ev->candidates;
     const size_t k = ev->n_candidates;
     double m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
     size_t j = 0;
     for (; j + 4 <= k; j += 4) {
-        const double s0 = score_one(p, ev, &c[j], beta, bonus, crowded, lambda);
-        const double s1 = score_one(p, ev, &c[j + 1], beta, bonus, crowded, lambda);
-        const double s2 = score_one(p, ev, &c[j + 2], beta, bonus, crowded, lambda);
-        const double s3 = score_one(p, ev, &c[j + 3], beta, bonus, crowded, lambda);
+        const double s0 = score_one(p, ev, &c[j], beta, bonus, crowded, lambda, plain);
+        const double s1 = score_one(p, ev, &c[j + 1], beta, bonus, crowded, lambda, plain);
+        const double s2 = score_one(p, ev, &c[j + 2], beta, bonus, crowded, lambda, plain);
+        const double s3 = score_one(p, ev, &c[j + 3], beta, bonus, crowded, lambda, plain);
         score[j] = s0, score[j + 1] = s1, score[j + 2] = s2, score[j + 3] = s3;
         m[0] = s0 > m[0] ? s0 : m[0];
         m[1] = s1 > m[1] ? s1 : m[1];
@@ -125,10 +130,15 @@ static inline double score_loop(const gope_policy *p, const gope_event *ev, doub
         m[3] = s3 > m[3] ? s3 : m[3];
     }
     for (; j < k; j++) {
-        score[j] = score_one(p, ev, &c[j], beta, bonus, crowded, lambda);
+        score[j] = score_one(p, ev, &c[j], beta, bonus, crowded, lambda, plain);
         m[0] = score[j] > m[0] ? score[j] : m[0];
     }
     return lane_max(m);
+}
+
+static bool is_plus_zero(double x)
+{
+    return x == 0.0 && !signbit(x);
 }
 
 /* The policy's terms are copied to locals (`score` could alias *p as far as
@@ -142,9 +152,11 @@ static double score_all(const gope_policy *p, const gope_event *ev, double *scor
     const int crowded = p->crowding_alpha != 0.0;
     const double beta = p->beta;
     const double bonus[2] = {p->coldstart_bonus * indicator[0], p->coldstart_bonus * indicator[1]};
+    if (!crowded && !lambda && is_plus_zero(beta) && is_plus_zero(p->coldstart_bonus))
+        return score_loop(p, ev, score, beta, bonus, 0, NULL, 1);
     if (!crowded && !lambda)
-        return score_loop(p, ev, score, beta, bonus, 0, NULL);
-    return score_loop(p, ev, score, beta, bonus, crowded, lambda);
+        return score_loop(p, ev, score, beta, bonus, 0, NULL, 0);
+    return score_loop(p, ev, score, beta, bonus, crowded, lambda, 0);
 }
 
 /* pi_j = score_j >= cut ? in : out for all j; returns how many are >= cut,

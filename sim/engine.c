@@ -59,6 +59,7 @@ static void run_free(run_state *r)
     free(r->cand_true);
     free(r->pi);
     free(r->big.terms);
+    free(r->big.room);
 }
 
 static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_allocator *alloc)
@@ -82,8 +83,10 @@ static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_al
     r->big.stride = ns < BIG_SLOTS ? ns : BIG_SLOTS;
     if (w->pair_ev0)
         r->big.terms = gope_sim__big_alloc((size_t)w->n_users * r->big.stride * sizeof *r->big.terms);
+    r->big.room = malloc(ns * sizeof *r->big.room);
     if (!(r->round_users && r->stamp && r->recall_scratch && r->streamers && r->all_true &&
-          r->all_cand && r->cand && r->cand_true && r->pi && (r->big.terms || !w->pair_ev0))) {
+          r->all_cand && r->cand && r->cand_true && r->pi && r->big.room &&
+          (r->big.terms || !w->pair_ev0))) {
         run_free(r);
         return GOPE_ERR_NOMEM;
     }
@@ -116,6 +119,7 @@ static gope_status big_gift(run_state *r, uint32_t s)
 {
     const size_t slot = r->rooms.n_big;
     gope_sim__rooms_big_gift(&r->rooms, s);
+    r->big.room[s] = gope_sim__big_room_of(r->w, r->rooms.big_gifts[s]);
     if (r->rooms.n_big == slot || !r->big.terms)
         return GOPE_OK;
     if (slot == r->big.stride && big_cache_grow(r, slot) != GOPE_OK)

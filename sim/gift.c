@@ -43,16 +43,41 @@ static double logit0(const gope_sim_world_t *w, uint32_t user, uint32_t streamer
     return w->user_logit[user] + w->conf.theta[2] * match + w->streamer_logit[streamer];
 }
 
-static double prob_of(const gope_sim_world_t *w, double z0, int64_t big_gifts)
+static double odds_factor(const gope_sim_world_t *w, int64_t big_gifts)
 {
-    const double z = z0 + w->conf.theta[4] * (double)big_gifts;
-    return 1.0 / (1.0 + exp(-z));
+    return big_gifts == 0 ? 1.0 : exp(-(w->conf.theta[4] * (double)big_gifts));
+}
+
+static double crowd_of(const gope_sim_world_t *w, int64_t big_gifts)
+{
+    return 1.0 / (1.0 + w->conf.gamma * (double)big_gifts);
+}
+
+gope_sim__big_room gope_sim__big_room_of(const gope_sim_world_t *w, int64_t big_gifts)
+{
+    return (gope_sim__big_room){odds_factor(w, big_gifts), crowd_of(w, big_gifts)};
+}
+
+/* 1 / (1 + exp(-z)), z = z0 + theta4 N, with exp(-z) formed as the product
+ * of the pair's exp(-z0) and the room's exp(-theta4 N): both are reused
+ * across decisions, so p costs no exp(). With N = 0 the factor is exactly 1,
+ * the odds exactly exp(-z0). Only where both factors leave exp's range in
+ * opposite directions (0 times inf) is exp(-z) taken whole. */
+static double prob_of(const gope_sim_world_t *w, const gope_sim__big_terms *t, double factor,
+                      int64_t big_gifts)
+{
+    double odds = t->odds0 * factor;
+    if (odds != odds)
+        odds = exp(-(t->z0 + w->conf.theta[4] * (double)big_gifts));
+    return 1.0 / (1.0 + odds);
 }
 
 static double gift_prob(const gope_sim_world_t *w, uint32_t user, uint32_t streamer, double match,
                         int64_t big_gifts)
 {
-    return prob_of(w, logit0(w, user, streamer, match), big_gifts);
+    const double z0 = logit0(w, user, streamer, match);
+    const gope_sim__big_terms t = {exp(-z0), 0, z0};
+    return prob_of(w, &t, odds_factor(w, big_gifts), big_gifts);
 }
 
 double gope_sim_gift_prob(const gope_sim_world_t *w, uint32_t user, uint32_t streamer,
@@ -113,9 +138,11 @@ static bool over_capacity(const gope_sim_world_t *w, uint32_t streamer, int64_t 
     return w->conf.capacity_externality && cap > 0 && load > cap;
 }
 
-double gope_sim_externality(const gope_sim_world_t *w, uint32_t streamer, const gope_sim_room *room)
+/* The externality from the room's crowding discount `crowd`. */
+static double externality_of(const gope_sim_world_t *w, uint32_t streamer, double crowd,
+                             const gope_sim_room *room)
 {
-    double m = 1.0 / (1.0 + w->conf.gamma * (double)room->big_gifts);
+    double m = crowd;
     if (over_capacity(w, streamer, room->load)) {
         const int64_t cap = w->capacity[streamer];
         m /= 1.0 + w->conf.capacity_alpha * (double)(room->load - cap) / (double)cap;
@@ -123,25 +150,31 @@ double gope_sim_externality(const gope_sim_world_t *w, uint32_t streamer, const 
     return m;
 }
 
+double gope_sim_externality(const gope_sim_world_t *w, uint32_t streamer, const gope_sim_room *room)
+{
+    return externality_of(w, streamer, crowd_of(w, room->big_gifts), room);
+}
+
 /* A pair's big-gift terms, computed directly. */
 static gope_sim__big_terms big_terms(const gope_sim_world_t *w, uint32_t user, uint32_t streamer)
 {
     const double match = gope_sim_match(w, user, streamer);
-    return (gope_sim__big_terms){logit0(w, user, streamer, match),
-                                 tier_mean(w, tier_a(w, user, match))};
+    const double z0 = logit0(w, user, streamer, match);
+    return (gope_sim__big_terms){exp(-z0), tier_mean(w, tier_a(w, user, match)), z0};
 }
 
-/* p * E[tier] * externality from a pair's terms */
+/* p * E[tier] * externality from a pair's terms and the room's */
 static double true_ev_of(const gope_sim_world_t *w, uint32_t streamer, const gope_sim__big_terms *t,
-                         const gope_sim_room *room)
+                         gope_sim__big_room big, const gope_sim_room *room)
 {
-    return prob_of(w, t->z0, room->big_gifts) * t->tier * gope_sim_externality(w, streamer, room);
+    return prob_of(w, t, big.odds, room->big_gifts) * t->tier *
+           externality_of(w, streamer, big.crowd, room);
 }
 
 double gope_sim__pair_ev0(const gope_sim_world_t *w, uint32_t user, uint32_t streamer)
 {
     const gope_sim__big_terms t = big_terms(w, user, streamer);
-    return prob_of(w, t.z0, 0) * t.tier;
+    return prob_of(w, &t, odds_factor(w, 0), 0) * t.tier;
 }
 
 void gope_sim__big_column(const gope_sim_world_t *w, uint32_t streamer, gope_sim__big_terms *col,
@@ -158,7 +191,7 @@ double gope_sim_true_ev(const gope_sim_world_t *w, uint32_t user, uint32_t strea
         return w->pair_ev0[(size_t)user * w->n_streamers + streamer] *
                gope_sim_externality(w, streamer, room);
     const gope_sim__big_terms t = big_terms(w, user, streamer);
-    return true_ev_of(w, streamer, &t, room);
+    return true_ev_of(w, streamer, &t, gope_sim__big_room_of(w, room->big_gifts), room);
 }
 
 /* Unbiased multiplicative lognormal error, fixed per (user, streamer) pair:
@@ -269,7 +302,7 @@ void gope_sim__evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
     for (size_t i = 0; i < rooms->n_big; i++) {
         const uint32_t s = rooms->big[i];
         const gope_sim_room room = {rooms->big_gifts[s], rooms->load[s] + 1};
-        true_ev[s] = true_ev_of(w, s, &row[i], &room);
+        true_ev[s] = true_ev_of(w, s, &row[i], cache->room[s], &room);
         cand[s].ev = gope_sim_model_ev(w, user, s, true_ev[s], &cand[s].sigma);
     }
     for (uint32_t s = 0; w->conf.capacity_externality && s < w->n_streamers; s++)

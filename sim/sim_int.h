@@ -23,11 +23,24 @@
 #define GOPE_SIM_PAIR_TABLE (1u << 23)
 
 /* What a pair needs when its streamer has big gifts: with them p(gift) =
- * 1 / (1 + exp(-(z0 + theta4 N_s))) and true EV = p E[tier] externality. */
+ * 1 / (1 + exp(-z0) exp(-theta4 N_s)) and true EV = p E[tier] externality.
+ * The odds come as that product (gift.c, prob_of), so a decision's big rooms
+ * cost a multiplication each, not an exp(). */
 typedef struct {
-    double z0;   /* the gift logit with N_s = 0 */
-    double tier; /* E[tier] */
+    double odds0; /* exp(-z0) */
+    double tier;  /* E[tier] */
+    double z0;    /* the gift logit with N_s = 0 */
 } gope_sim__big_terms;
+
+/* What a room's N_s big gifts do to every pair in it: the factor of the
+ * gift odds, exp(-theta4 N) (1 for N = 0), and the crowding discount of
+ * the externality, 1 / (1 + gamma N). */
+typedef struct {
+    double odds;
+    double crowd;
+} gope_sim__big_room;
+
+gope_sim__big_room gope_sim__big_room_of(const gope_sim_world_t *w, int64_t big_gifts);
 
 /* Memory for a table of `bytes` that a run reads a row at a time, on huge
  * pages where the system has them (bigalloc.c); free() releases it. NULL
@@ -143,6 +156,7 @@ void gope_sim__rooms_big_gift(gope_sim_rooms *r, uint32_t streamer);
 typedef struct {
     gope_sim__big_terms *terms;
     uint32_t stride; /* <= n_streamers */
+    gope_sim__big_room *room; /* per streamer, for its N_s */
 } gope_sim__big_cache;
 
 /* True EV (to `true_ev`), model EV and sigma (to `cand[s].ev`, `.sigma`) of

@@ -165,6 +165,36 @@ Test(policy_score, softmax_on_scored_event)
     gope_policies_free(set);
 }
 
+/* beta and coldstart_bonus +0 take a path that reads ev alone; its scores
+ * must be the formula's bits, signed zeros included (-0 sums become +0),
+ * and so must those of -0 parameters, which take the general path. */
+Test(policy_score, zero_terms_bit_exact)
+{
+    static const double evs[] = {-0.0, 0.0, 1.5, 4e-320, 7e300}, sigmas[] = {-0.0, 0.0, 2.0};
+    enum { K = 5 * 3 * 2 };
+    gope_candidate c[K];
+    size_t k = 0;
+    for (size_t i = 0; i < 5; i++)
+        for (size_t j = 0; j < 3; j++)
+            for (int cs = 0; cs < 2; cs++)
+                c[k++] = (gope_candidate){.ev = evs[i], .sigma = sigmas[j], .cold_start = cs};
+    gope_event e = {.n_candidates = K, .candidates = c};
+    gope_policy_set_t *set = parse_ok(
+        "[{\"name\":\"plain\",\"select\":\"greedy\"},"
+        " {\"name\":\"minus\",\"select\":\"greedy\",\"beta\":-0.0,\"coldstart_bonus\":-0.0}]");
+    static const double param[2] = {0.0, -0.0};
+    double score[K];
+    for (size_t p = 0; p < 2; p++) {
+        gope_policy_scores(set, p, &e, score);
+        for (size_t j = 0; j < K; j++) {
+            const double want = (c[j].ev + param[p] * c[j].sigma) + param[p] * (double)c[j].cold_start;
+            cr_expect_eq(memcmp(&score[j], &want, sizeof want), 0, "%s [%zu]: %.17g, want %.17g",
+                         gope_policy_name(set, p), j, score[j], want);
+        }
+    }
+    gope_policies_free(set);
+}
+
 Test(policy_score, huge_load_does_not_overflow)
 {
     gope_candidate c = {.ev = 2.0, .load = INT64_MAX, .capacity = 5};

@@ -208,6 +208,32 @@ Test(sim_gift, true_ev_is_the_formula)
     gope_sim_world_free(w);
 }
 
+/* The gift odds are exp(-z0) times exp(-theta4 N). Where one factor
+ * overflows and the other underflows (0 * inf), the logit itself is modest
+ * and p(gift) must be its logistic, not NaN: z = -796 + 1000 ~ 204 gives
+ * p = 1, and z = +796 - 1000 gives p = e^-204 > 0. */
+Test(sim_gift, odds_beyond_exp_range_stay_a_probability)
+{
+    static const double sign[2] = {1, -1};
+    for (int i = 0; i < 2; i++) {
+        gope_world_conf c = tu_small_world();
+        c.theta[0] = -800 * sign[i];
+        c.theta[4] = 10 * sign[i];
+        gope_sim_world_t *w = tu_make_world(&c, 5);
+        const gope_sim_room room = {.big_gifts = 100, .load = 1};
+        for (uint32_t u = 0; u < 20; u++) {
+            const double p = gope_sim_gift_prob(w, u, 3, &room);
+            const double t = gope_sim_true_ev(w, u, 3, &room);
+            if (i == 0)
+                cr_assert_eq(p, 1.0, "user %u: p = %.17g", u, p);
+            else
+                cr_assert(p > 0 && p < 1e-80, "user %u: p = %.17g", u, p);
+            cr_assert(t >= 0 && isfinite(t), "user %u: true EV %.17g", u, t);
+        }
+        gope_sim_world_free(w);
+    }
+}
+
 Test(sim_gift, model_ev_without_noise_is_the_truth)
 {
     gope_world_conf c = tu_small_world();
