@@ -19,9 +19,13 @@
 
 #include "sim_int.h"
 
-/* Streamers with big gifts a user row of the cache holds at first: a run of
- * 200k decisions of giftlive-v2 under Greedy ends with ~40. */
-enum { BIG_SLOTS = 64 };
+/* Streamers with big gifts a user row of the cache holds at first; rows
+ * double when the list fills. A 10,000-decision run of giftlive-v2 under
+ * Greedy (the research default) ends with a handful, 200,000 with ~40: short
+ * rows keep a short run from paying for memory it never reads. The cache is
+ * plain malloc(): on huge pages a run could stall for the kernel to compact
+ * memory, which cost short runs more than the TLB misses it saves. */
+enum { BIG_SLOTS = 8 };
 
 typedef struct {
     const gope_sim_world_t *w;
@@ -82,7 +86,7 @@ static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_al
      * with (big_cache_grow() doubles it) */
     r->big.stride = ns < BIG_SLOTS ? ns : BIG_SLOTS;
     if (w->pair_ev0)
-        r->big.terms = gope_sim__big_alloc((size_t)w->n_users * r->big.stride * sizeof *r->big.terms);
+        r->big.terms = malloc((size_t)w->n_users * r->big.stride * sizeof *r->big.terms);
     r->big.room = malloc(ns * sizeof *r->big.room);
     if (!(r->round_users && r->stamp && r->recall_scratch && r->streamers && r->all_true &&
           r->all_cand && r->cand && r->cand_true && r->pi && r->big.room &&
@@ -103,7 +107,7 @@ static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_al
 static gope_status big_cache_grow(run_state *r, size_t used)
 {
     const uint32_t ns = r->w->n_streamers, stride = r->big.stride * 2 < ns ? r->big.stride * 2 : ns;
-    gope_sim__big_terms *t = gope_sim__big_alloc((size_t)r->w->n_users * stride * sizeof *t);
+    gope_sim__big_terms *t = malloc((size_t)r->w->n_users * stride * sizeof *t);
     if (!t)
         return GOPE_ERR_NOMEM;
     for (uint32_t u = 0; u < r->w->n_users; u++)

@@ -235,7 +235,9 @@ static void streamer_evs(const gope_sim_world_t *w, uint32_t user, uint32_t s,
 /* Streamers per block of the pass: at each block's start the lines of the
  * next user's rows for the same streamers are requested (8 + 4 lines of 64
  * bytes, a burst the cache's fill buffers take), and a block is long enough
- * for the vectorised loop to pay its set-up. */
+ * for the vectorised loop to pay its set-up. The requests are non-temporal:
+ * a row is read once, and 6 KB a decision would otherwise push out of the
+ * caches what every decision reads again (+2% decisions/s, steadier). */
 enum { BLOCK = 64 };
 
 /* The streamers [s0, end) of the tabulated pass. */
@@ -262,9 +264,9 @@ static void tabulated_evs(const gope_sim_world_t *w, uint32_t user, uint32_t nex
     for (uint32_t s0 = 0; s0 < n; s0 += BLOCK) {
         const uint32_t end = n - s0 > BLOCK ? s0 + BLOCK : n;
         for (uint32_t s = s0; ahead && s < end; s += 64 / sizeof *w->pair_ev0)
-            __builtin_prefetch(w->pair_ev0 + next + s);
+            __builtin_prefetch(w->pair_ev0 + next + s, 0, 0);
         for (uint32_t s = s0; ahead && s < end; s += 64 / sizeof *w->noise_mult)
-            __builtin_prefetch(w->noise_mult + next + s);
+            __builtin_prefetch(w->noise_mult + next + s, 0, 0);
         tabulated_block(s0, end, w->empty_externality, w->pair_ev0 + row, w->noise_mult + row,
                         w->sigma_ratio, true_ev, cand);
     }

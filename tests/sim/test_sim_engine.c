@@ -170,7 +170,7 @@ ParameterizedTest(engine_case *ec, sim_engine, candidates_are_the_model)
     cr_expect_gt(k->gifts, 300, "gifts: %llu", (unsigned long long)k->gifts);
     cr_expect_gt(k->over_capacity, k->checked / 100, "candidates over capacity: %llu of %llu",
                  (unsigned long long)k->over_capacity, (unsigned long long)k->checked);
-    if (ec->streamers == WIDE) /* the cache's rows start with room for 64 */
+    if (ec->streamers == WIDE) /* rows of 8 doubled at least four times */
         cr_expect_gt(streamers_with_big(k, WIDE), 64, "streamers with big gifts: %zu",
                      streamers_with_big(k, WIDE));
     free(k);
