@@ -60,8 +60,8 @@ const char *gope_policy_name(const gope_policy_set_t *set, size_t i);
 
 /*! gope_policy_probs() : pi for policy `i` on `ev`: writes ev->n_candidates
  * probabilities (each in [0,1], summing to 1) to `pi`. `scratch` must hold
- * ev->n_candidates doubles (it is left holding the scores). Pure function of
- * (policy, event).
+ * ev->n_candidates doubles, apart from `pi` (it is left holding the scores).
+ * Pure function of (policy, event).
  * @return the index j with pi_j = 1 when every other pi is exactly 0 (a
  *         greedy policy with one top score, a single candidate): callers may
  *         then skip the zeros. GOPE_PI_SPREAD otherwise (this includes

@@ -466,3 +466,40 @@ static gope_status op_world_and_run(void)
 }
 
 Test(sim_nomem, world_and_run) { fa_exhaust(op_world_and_run, "world and run"); }
+
+/* A world whose pair table passes 2 MB (memory on huge pages: aligned_alloc)
+ * and a run with big gifts in more rooms than the cache's first rows hold
+ * (the cache grows). */
+static gope_status op_big_world_and_growing_cache(void)
+{
+    gope_world_conf c = tu_small_world();
+    c.n_users = 1100;
+    c.n_streamers = 250;
+    c.theta[0] = -2;
+    c.big_gift = 1;
+    gope_sim_world_t *w = NULL;
+    gope_err err;
+    gope_status st = gope_sim_world_new(&c, 3, &w, &err);
+    if (st != GOPE_OK)
+        return st;
+    gope_policy_set_t *set = NULL;
+    st = gope_policies_default(&set, &err);
+    gope_sim_allocator a = {0};
+    if (st == GOPE_OK)
+        st = gope_sim_policy_allocator(set, 3, &a, &err); /* softmax: many rooms */
+    gope_sim_summary sum = {0};
+    const gope_sim_run_conf rc = {.decisions = 300};
+    if (st == GOPE_OK)
+        st = gope_sim_run(w, &a, &rc, &sum, &err);
+    gope_sim_allocator_free(&a);
+    gope_policies_free(set);
+    gope_sim_world_free(w);
+    if (st == GOPE_OK) /* the path under test was taken */
+        cr_assert_gt(sum.gifts, 20, "gifts: %llu", (unsigned long long)sum.gifts);
+    return st;
+}
+
+Test(sim_nomem, big_world_and_growing_cache, .timeout = 120)
+{
+    fa_exhaust(op_big_world_and_growing_cache, "big world and growing cache");
+}

@@ -1,6 +1,7 @@
 /*
  * failalloc.h — SQLite-style allocation failure injection for the tests.
- * The test binary is linked with -Wl,--wrap=malloc,calloc,realloc, so every
+ * The test binary is linked with -Wl,--wrap=malloc,calloc,realloc,aligned_alloc
+ * (the simulator's tables on huge pages), so every
  * allocation made by giftope's own code goes through a countdown: after
  * fa_fail_after(n), the (n+1)-th allocation fails and (persistent mode) so do
  * all later ones until fa_off(). Libraries linked as shared objects (cJSON,
