@@ -440,29 +440,37 @@ Test(sim_run, dwell_sessions_and_recall)
 
 /* ------------------------------------------------------- out of memory */
 
-static gope_status op_world_and_run(void)
+/* World `c` (seed 1), policy `policy` of the default set, `decisions`
+ * decisions: OK, or NOMEM after an injected failure. */
+static gope_status world_and_run(const gope_world_conf *c, size_t policy, uint64_t decisions,
+                                 gope_sim_summary *sum)
 {
-    gope_world_conf c = tu_small_world();
-    c.session = GOPE_SESSION_DWELL;
-    c.candidates = 10;
     gope_sim_world_t *w = NULL;
     gope_err err;
-    gope_status st = gope_sim_world_new(&c, 1, &w, &err);
+    gope_status st = gope_sim_world_new(c, 1, &w, &err);
     if (st != GOPE_OK)
         return st;
     gope_policy_set_t *set = NULL;
     st = gope_policies_default(&set, &err);
     gope_sim_allocator a = {0};
     if (st == GOPE_OK)
-        st = gope_sim_policy_allocator(set, 0, &a, &err);
-    gope_sim_summary sum;
-    const gope_sim_run_conf rc = {.decisions = 400};
+        st = gope_sim_policy_allocator(set, policy, &a, &err);
+    const gope_sim_run_conf rc = {.decisions = decisions};
     if (st == GOPE_OK)
-        st = gope_sim_run(w, &a, &rc, &sum, &err);
+        st = gope_sim_run(w, &a, &rc, sum, &err);
     gope_sim_allocator_free(&a);
     gope_policies_free(set);
     gope_sim_world_free(w);
     return st;
+}
+
+static gope_status op_world_and_run(void)
+{
+    gope_world_conf c = tu_small_world();
+    c.session = GOPE_SESSION_DWELL;
+    c.candidates = 10;
+    gope_sim_summary sum;
+    return world_and_run(&c, 0, 400, &sum);
 }
 
 Test(sim_nomem, world_and_run) { fa_exhaust(op_world_and_run, "world and run"); }
@@ -477,23 +485,8 @@ static gope_status op_big_world_and_growing_cache(void)
     c.n_streamers = 250;
     c.theta[0] = -2;
     c.big_gift = 1;
-    gope_sim_world_t *w = NULL;
-    gope_err err;
-    gope_status st = gope_sim_world_new(&c, 3, &w, &err);
-    if (st != GOPE_OK)
-        return st;
-    gope_policy_set_t *set = NULL;
-    st = gope_policies_default(&set, &err);
-    gope_sim_allocator a = {0};
-    if (st == GOPE_OK)
-        st = gope_sim_policy_allocator(set, 3, &a, &err); /* softmax: many rooms */
     gope_sim_summary sum = {0};
-    const gope_sim_run_conf rc = {.decisions = 300};
-    if (st == GOPE_OK)
-        st = gope_sim_run(w, &a, &rc, &sum, &err);
-    gope_sim_allocator_free(&a);
-    gope_policies_free(set);
-    gope_sim_world_free(w);
+    const gope_status st = world_and_run(&c, 3, 300, &sum); /* softmax: many rooms */
     if (st == GOPE_OK) /* the path under test was taken */
         cr_assert_gt(sum.gifts, 20, "gifts: %llu", (unsigned long long)sum.gifts);
     return st;
