@@ -45,6 +45,7 @@ typedef struct {
     const double *true_ev;            /* all_true or cand_true */
     double *pi;
     gope_sim__big_cache big;    /* terms NULL when the world has no pair tables */
+    bool recall;                /* a recall stage picks the candidates */
     double t;                   /* seconds since start */
     gope_ksum revenue, v_static;
     uint64_t gifts;
@@ -94,12 +95,18 @@ static gope_status run_init(run_state *r, const gope_sim_world_t *w, gope_sim_al
         run_free(r);
         return GOPE_ERR_NOMEM;
     }
+    r->recall = k < ns;
     for (uint32_t s = 0; s < ns; s++) {
         r->streamers[s] = s; /* every streamer a candidate: gope_sim__recall() keeps these */
         r->all_cand[s] = (gope_candidate){
             .capacity = w->capacity[s], .cold_start = w->cold_start[s], .head = w->head[s]};
     }
     return GOPE_OK;
+}
+
+static const gope_sim__big_cache *big_cache(const run_state *r)
+{
+    return r->big.terms ? &r->big : NULL;
 }
 
 /* Doubles the big-gift cache's row length, keeping each user's first `used`
@@ -148,11 +155,11 @@ static void sync_rooms(run_state *r)
 
 /* True and model EV of every streamer for `user` in the rooms as they are
  * now (the viewer counted in), then the candidate set. */
-static size_t build_candidates(run_state *r, uint64_t d, uint32_t user, uint32_t next_user)
+static size_t build_candidates(run_state *r, uint64_t d, uint32_t user, uint32_t next_user,
+                               bool all_true)
 {
     const gope_sim_world_t *w = r->w;
-    gope_sim__evs(w, user, next_user, &r->rooms, r->big.terms ? &r->big : NULL, r->all_true,
-                  r->all_cand);
+    gope_sim__evs(w, user, next_user, &r->rooms, big_cache(r), r->all_true, r->all_cand, all_true);
     const size_t n = gope_sim__recall(w, d, r->all_cand, r->streamers, r->recall_scratch);
     if (n == w->n_streamers) { /* every streamer, in order */
         r->event_cand = r->all_cand;
@@ -206,6 +213,26 @@ static void v_static_add(gope_ksum *vs, const double *pi, const double *true_ev,
             gope_ksum_add(vs, pi[j] * true_ev[j]);
 }
 
+/* The chosen candidate's true EV, and V_static = sum_j pi_j true_ev_j into
+ * `vs`. When the pass left the tabulated true EVs unwritten (`all_true`
+ * false), a one-hot pi needs the chosen one only; any other pi has them
+ * filled first. */
+static double chosen_truth(run_state *r, uint32_t user, size_t a, size_t n, bool certain,
+                           bool all_true, gope_ksum *vs)
+{
+    if (!certain && !all_true)
+        gope_sim__evs_fill(r->w, user, &r->rooms, big_cache(r), r->all_true);
+    const double t = certain && !all_true
+                         ? gope_sim__evs_one(r->w, user, r->streamers[a], &r->rooms, big_cache(r),
+                                             r->all_true)
+                         : r->true_ev[a];
+    if (!certain)
+        v_static_add(vs, r->pi, r->true_ev, n);
+    else if (t != 0) /* the one non-zero term, 1 * true_ev */
+        gope_ksum_add(vs, t);
+    return t;
+}
+
 /* One decision, from arrival to the room update. */
 static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf, gope_err *err)
 {
@@ -234,7 +261,10 @@ static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf,
     if (conf->on_step) /* a string per decision that only a callback (the log) reads */
         ev.event_id_len = (size_t)snprintf(ev.event_id, sizeof ev.event_id,
                                            "sim-%" PRIu64 "-%" PRIu64, w->seed, d);
-    ev.n_candidates = build_candidates(r, d, user, next);
+    /* every candidate's true EV, or (no recall stage, a callback that reads
+     * the outcome only) just the chosen one's */
+    const bool all_true = r->recall || (conf->on_step && !conf->outcome_only);
+    ev.n_candidates = build_candidates(r, d, user, next, all_true);
     ev.candidates = r->event_cand;
     ev.probs = r->pi;
     const gope_sim_decision dec = {w, w->seed, d, round, user, &ev, r->streamers,
@@ -246,18 +276,16 @@ static gope_status step(run_state *r, uint64_t d, const gope_sim_run_conf *conf,
     ev.propensity = r->pi[a];
 
     gope_ksum vs = {0, 0};
-    if (!certain)
-        v_static_add(&vs, r->pi, r->true_ev, ev.n_candidates);
-    else if (r->true_ev[a] != 0) /* the one non-zero term, 1 * true_ev */
-        gope_ksum_add(&vs, r->true_ev[a]);
+    const double true_a = chosen_truth(r, user, a, ev.n_candidates, certain, all_true, &vs);
     gope_sim_outcome o = {.decision = d, .round = round, .ts = ev.ts, .user = user, .streamer = s,
                           .user_is_whale = w->whale[user], .cold_start = w->cold_start[s],
                           .head = w->head[s], .load = r->rooms.load[s], .capacity = w->capacity[s],
-                          .match = gope_sim_match(w, user, s), .true_ev = r->true_ev[a],
+                          .match = gope_sim_match(w, user, s), .true_ev = true_a,
                           .v_static = gope_ksum_value(&vs)};
     o.reward = ev.reward = draw_gift(r, d, user, s, &o.externality);
 
-    const gope_sim_step st = {&ev, r->streamers, r->true_ev, r->pi, user, r->alloc->name, &o};
+    const gope_sim_step st = {&ev, r->streamers, conf->outcome_only ? NULL : r->true_ev, r->pi,
+                              user, r->alloc->name, &o};
     if (conf->on_step) {
         gope_status cs = conf->on_step(conf->ctx, &st, err);
         if (cs != GOPE_OK)

@@ -241,13 +241,15 @@ static void streamer_evs(const gope_sim_world_t *w, uint32_t user, uint32_t s,
 enum { BLOCK = 64 };
 
 /* The streamers [s0, end) of the tabulated pass. */
-static void tabulated_block(uint32_t s0, uint32_t end, double ext0, const double *restrict ev0,
-                            const float *restrict noise, const double *restrict ratio,
-                            double *restrict true_ev, gope_candidate *restrict cand)
+static inline void tabulated_block(uint32_t s0, uint32_t end, double ext0,
+                                   const double *restrict ev0, const float *restrict noise,
+                                   const double *restrict ratio, double *restrict true_ev,
+                                   gope_candidate *restrict cand, int store_true)
 {
     for (uint32_t s = s0; s < end; s++) {
         const double t = ev0[s] * ext0;
-        true_ev[s] = t;
+        if (store_true)
+            true_ev[s] = t;
         cand[s].ev = model_of(t, noise[s], ratio[s], &cand[s].sigma);
     }
 }
@@ -256,7 +258,7 @@ static void tabulated_block(uint32_t s0, uint32_t end, double ext0, const double
  * the tabulated p0 E[tier] times the empty room's externality, the product
  * gope_sim_true_ev() forms. */
 static void tabulated_evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
-                          double *true_ev, gope_candidate *cand)
+                          double *true_ev, gope_candidate *cand, bool all_true)
 {
     const uint32_t n = w->n_streamers;
     const bool ahead = next_user != UINT32_MAX;
@@ -267,8 +269,12 @@ static void tabulated_evs(const gope_sim_world_t *w, uint32_t user, uint32_t nex
             __builtin_prefetch(w->pair_ev0 + next + s, 0, 0);
         for (uint32_t s = s0; ahead && s < end; s += 64 / sizeof *w->noise_mult)
             __builtin_prefetch(w->noise_mult + next + s, 0, 0);
-        tabulated_block(s0, end, w->empty_externality, w->pair_ev0 + row, w->noise_mult + row,
-                        w->sigma_ratio, true_ev, cand);
+        if (all_true)
+            tabulated_block(s0, end, w->empty_externality, w->pair_ev0 + row, w->noise_mult + row,
+                            w->sigma_ratio, true_ev, cand, 1);
+        else
+            tabulated_block(s0, end, w->empty_externality, w->pair_ev0 + row, w->noise_mult + row,
+                            w->sigma_ratio, true_ev, cand, 0);
     }
 }
 
@@ -285,18 +291,30 @@ static void prefetch_user(const gope_sim_world_t *w, uint32_t user)
     __builtin_prefetch(w->whale + user);
 }
 
+/* The tabulated pass covered streamer s: its room has no big gifts and
+ * is within capacity (with this viewer). */
+static bool tabulated(const gope_sim_world_t *w, uint32_t s, const gope_sim_rooms *rooms)
+{
+    return rooms->big_gifts[s] == 0 && !over_capacity(w, s, rooms->load[s] + 1);
+}
+
+static bool has_tables(const gope_sim_world_t *w, const gope_sim__big_cache *cache)
+{
+    return w->pair_ev0 && w->noise_mult && cache;
+}
+
 void gope_sim__evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
                    const gope_sim_rooms *rooms, const gope_sim__big_cache *cache,
-                   double *true_ev, gope_candidate *cand)
+                   double *true_ev, gope_candidate *cand, bool all_true)
 {
     if (next_user != UINT32_MAX)
         prefetch_user(w, next_user);
-    if (!w->pair_ev0 || !w->noise_mult || !cache) { /* a world too large for the tables */
+    if (!has_tables(w, cache)) { /* a world too large for the tables */
         for (uint32_t s = 0; s < w->n_streamers; s++)
             streamer_evs(w, user, s, rooms, true_ev, cand);
         return;
     }
-    tabulated_evs(w, user, next_user, true_ev, cand);
+    tabulated_evs(w, user, next_user, true_ev, cand, all_true);
     const gope_sim__big_terms *row = cache->terms + (size_t)user * cache->stride;
     if (next_user != UINT32_MAX)
         for (size_t b = 0; b < rooms->n_big * sizeof *row; b += 64)
@@ -310,6 +328,26 @@ void gope_sim__evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
     for (uint32_t s = 0; w->conf.capacity_externality && s < w->n_streamers; s++)
         if (rooms->big_gifts[s] == 0 && over_capacity(w, s, rooms->load[s] + 1))
             streamer_evs(w, user, s, rooms, true_ev, cand);
+}
+
+void gope_sim__evs_fill(const gope_sim_world_t *w, uint32_t user, const gope_sim_rooms *rooms,
+                        const gope_sim__big_cache *cache, double *true_ev)
+{
+    if (!has_tables(w, cache))
+        return;
+    const double *ev0 = w->pair_ev0 + (size_t)user * w->n_streamers;
+    for (uint32_t s = 0; s < w->n_streamers; s++)
+        if (tabulated(w, s, rooms))
+            true_ev[s] = ev0[s] * w->empty_externality;
+}
+
+double gope_sim__evs_one(const gope_sim_world_t *w, uint32_t user, uint32_t s,
+                         const gope_sim_rooms *rooms, const gope_sim__big_cache *cache,
+                         const double *true_ev)
+{
+    if (!has_tables(w, cache) || !tabulated(w, s, rooms))
+        return true_ev[s];
+    return w->pair_ev0[(size_t)user * w->n_streamers + s] * w->empty_externality;
 }
 
 double gope_sim__rate_shape(const gope_world_conf *c, double t_s)

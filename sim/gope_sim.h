@@ -326,7 +326,8 @@ size_t gope_sim_sample(const double *pi, size_t n, double u);
 typedef struct {
     const gope_event *event;     /* as logged: action, propensity, reward, probs */
     const uint32_t *streamers;   /* candidate j -> streamer index */
-    const double *true_ev;       /* true expected value of each candidate */
+    const double *true_ev;       /* true expected value of each candidate; NULL in
+                                  * runs with outcome_only */
     const double *pi;            /* the allocator's distribution (= event->probs) */
     uint32_t user;
     const char *allocator;       /* the allocator's name (logging_policy) */
@@ -341,6 +342,10 @@ typedef struct {
     uint64_t decisions;     /* how many to simulate */
     gope_sim_step_fn on_step; /* may be NULL */
     void *ctx;
+    /* on_step reads the step's outcome, event and pi but not the candidates'
+     * true EVs (step->true_ev is then NULL): the run computes the chosen
+     * one's alone where it can, which saves a store per candidate */
+    bool outcome_only;
 } gope_sim_run_conf;
 
 typedef struct {

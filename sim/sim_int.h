@@ -174,10 +174,25 @@ typedef struct {
  * half a decision's time. The engine knows the next decision's user, so the
  * pass also asks the cache for `next_user`'s rows (UINT32_MAX: none), a
  * line every few streamers, and the fetch overlaps the rest of this
- * decision. Prefetches are hints only: no effect on results. */
+ * decision. Prefetches are hints only: no effect on results.
+ *
+ * `all_true` false: the pass leaves true_ev of the streamers it covers
+ * unwritten (only the exceptions are), which saves a store per streamer when
+ * the run needs one true EV, the chosen one's; gope_sim__evs_one() gives any
+ * single value, gope_sim__evs_fill() the rest of them. */
 void gope_sim__evs(const gope_sim_world_t *w, uint32_t user, uint32_t next_user,
                    const gope_sim_rooms *rooms, const gope_sim__big_cache *cache,
-                   double *true_ev, gope_candidate *cand);
+                   double *true_ev, gope_candidate *cand, bool all_true);
+
+/* After gope_sim__evs(..., false) for the same user and rooms: every true EV
+ * the pass left unwritten, to true_ev (the same values all_true writes). */
+void gope_sim__evs_fill(const gope_sim_world_t *w, uint32_t user, const gope_sim_rooms *rooms,
+                        const gope_sim__big_cache *cache, double *true_ev);
+
+/* After gope_sim__evs(..., false): streamer s's true EV. */
+double gope_sim__evs_one(const gope_sim_world_t *w, uint32_t user, uint32_t s,
+                         const gope_sim_rooms *rooms, const gope_sim__big_cache *cache,
+                         const double *true_ev);
 
 /* Arrivals: the users of round `round` (distinct; `stamp` is n_users of
  * scratch, all 0 at the start of a run) and the next arrival time. */

@@ -280,7 +280,8 @@ static gope_status run_one(gope_simtruth_t *t, const gope_sim_world_t *w,
     if (st == GOPE_OK && !(acc = gope_metrics_new(mc)))
         st = gope_err_set(err, GOPE_ERR_NOMEM, "out of memory");
     if (st == GOPE_OK) {
-        const gope_sim_run_conf rc = {t->c.decisions, feed_metrics, acc};
+        const gope_sim_run_conf rc = {.decisions = t->c.decisions, .on_step = feed_metrics, .ctx = acc,
+                                      .outcome_only = true};
         st = gope_sim_run(w, &alloc, &rc, &sum, err);
     }
     if (st == GOPE_OK)

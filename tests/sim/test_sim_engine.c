@@ -134,7 +134,7 @@ ParameterizedTestParameters(sim_engine, candidates_are_the_model)
 /* Gifts frequent and big from the second tier on, capacities of one or two
  * viewers with the capacity externality: the fast path's exceptions occur
  * in most decisions. */
-ParameterizedTest(engine_case *ec, sim_engine, candidates_are_the_model)
+static gope_world_conf case_conf(const engine_case *ec)
 {
     gope_world_conf c = tu_small_world();
     c.theta[0] = -2;
@@ -147,22 +147,43 @@ ParameterizedTest(engine_case *ec, sim_engine, candidates_are_the_model)
     c.dwell_mean_s = 30;
     c.candidates = ec->candidates;
     c.n_streamers = ec->streamers;
-    gope_sim_world_t *w = tu_make_world(&c, 77);
-    gope_policy_set_t *set = NULL;
-    gope_err err;
-    cr_assert_eq(gope_policies_default(&set, &err), GOPE_OK);
+    return c;
+}
+
+/* The case's policy of the default set as an allocator. */
+static gope_sim_allocator case_allocator(const gope_policy_set_t *set, const engine_case *ec)
+{
     size_t i = 0;
     while (strcmp(gope_policy_name(set, i), ec->policy) != 0)
         i++;
     gope_sim_allocator a;
+    gope_err err;
     cr_assert_eq(gope_sim_policy_allocator(set, i, &a, &err), GOPE_OK);
+    return a;
+}
+
+/* The case's world (seed 77) and the default policy set. */
+static gope_sim_world_t *case_world(const engine_case *ec, gope_policy_set_t **set)
+{
+    const gope_world_conf c = case_conf(ec);
+    gope_err err;
+    cr_assert_eq(gope_policies_default(set, &err), GOPE_OK);
+    return tu_make_world(&c, 77);
+}
+
+ParameterizedTest(engine_case *ec, sim_engine, candidates_are_the_model)
+{
+    gope_policy_set_t *set;
+    gope_sim_world_t *w = case_world(ec, &set);
+    gope_sim_allocator a = case_allocator(set, ec);
     checker *k = calloc(1, sizeof *k);
     cr_assert(k);
     k->w = w;
-    k->big_gift = c.big_gift;
+    k->big_gift = gope_sim_world_conf(w)->big_gift;
     gope_sim_world_get(w, &k->v);
     const gope_sim_run_conf rc = {.decisions = 3000, .on_step = check_step, .ctx = k};
     gope_sim_summary sum;
+    gope_err err;
     cr_assert_eq(gope_sim_run(w, &a, &rc, &sum, &err), GOPE_OK, "%s", err.msg);
     cr_expect_eq(k->decisions, 3000);
     cr_expect_gt(k->with_big, k->checked / 10, "candidates with big gifts: %llu of %llu",
@@ -175,6 +196,78 @@ ParameterizedTest(engine_case *ec, sim_engine, candidates_are_the_model)
                      streamers_with_big(k, WIDE));
     free(k);
     gope_sim_allocator_free(&a);
+    gope_policies_free(set);
+    gope_sim_world_free(w);
+}
+
+/* ------------------------------------------- runs that read outcomes only */
+
+enum { RUN = 3000 };
+
+typedef struct {
+    bool outcome_only;
+    size_t n;
+    gope_sim_outcome o[RUN];
+} outcome_log;
+
+static gope_status keep_outcome(void *ctx, const gope_sim_step *st, gope_err *err)
+{
+    (void)err;
+    outcome_log *l = ctx;
+    cr_assert_eq(st->true_ev == NULL, l->outcome_only, "step->true_ev given to the wrong kind of run");
+    cr_assert_lt(l->n, RUN);
+    l->o[l->n++] = *st->outcome;
+    return GOPE_OK;
+}
+
+static gope_sim_summary run_with(const gope_sim_world_t *w, const gope_policy_set_t *set,
+                                 const engine_case *ec, gope_sim_step_fn fn, outcome_log *l)
+{
+    gope_sim_allocator a = case_allocator(set, ec);
+    const gope_sim_run_conf rc = {.decisions = RUN, .on_step = fn, .ctx = l,
+                                  .outcome_only = l && l->outcome_only};
+    gope_sim_summary sum;
+    gope_err err;
+    cr_assert_eq(gope_sim_run(w, &a, &rc, &sum, &err), GOPE_OK, "%s", err.msg);
+    gope_sim_allocator_free(&a);
+    return sum;
+}
+
+ParameterizedTestParameters(sim_engine, outcome_only_runs_give_the_same_outcomes)
+{
+    return sim_engine_candidates_are_the_model_param();
+}
+
+/* A run whose callback reads outcomes only (truth's metrics), and one without
+ * a callback (the bench), skip the candidates' true EVs where pi is one-hot
+ * and fill them in where it is not: every outcome (the chosen true EV, V_static,
+ * the reward) and the summary must be those of a run that computes them all. */
+ParameterizedTest(engine_case *ec, sim_engine, outcome_only_runs_give_the_same_outcomes)
+{
+    gope_policy_set_t *set;
+    gope_sim_world_t *w = case_world(ec, &set);
+    outcome_log *full = calloc(1, sizeof *full), *only = calloc(1, sizeof *only);
+    cr_assert(full && only);
+    only->outcome_only = true;
+    const gope_sim_summary a = run_with(w, set, ec, keep_outcome, full);
+    const gope_sim_summary b = run_with(w, set, ec, keep_outcome, only);
+    const gope_sim_summary none = run_with(w, set, ec, NULL, NULL);
+    cr_assert_eq(full->n, RUN);
+    cr_assert_eq(only->n, RUN);
+    for (size_t d = 0; d < RUN; d++) {
+        const gope_sim_outcome *x = &full->o[d], *y = &only->o[d];
+        cr_assert(x->streamer == y->streamer && x->true_ev == y->true_ev &&
+                      x->v_static == y->v_static && x->reward == y->reward,
+                  "decision %zu: streamer %u/%u, true EV %.17g/%.17g, V_static %.17g/%.17g", d,
+                  x->streamer, y->streamer, x->true_ev, y->true_ev, x->v_static, y->v_static);
+    }
+    for (int i = 0; i < 2; i++) {
+        const gope_sim_summary *s = i ? &none : &b;
+        cr_assert(s->v_static == a.v_static && s->revenue == a.revenue && s->gifts == a.gifts,
+                  "summary %d: V_static %.17g against %.17g", i, s->v_static, a.v_static);
+    }
+    free(full);
+    free(only);
     gope_policies_free(set);
     gope_sim_world_free(w);
 }

@@ -73,7 +73,7 @@ trf_direct trf_run_direct(const gope_world_conf *wc, uint64_t seed, const gope_p
     gope_metrics_t *m = gope_metrics_new(&mc);
     cr_assert(m);
     cr_assert_eq(gope_sim_allocator_new(spec, set, w, &a, &err), GOPE_OK, "%s", err.msg);
-    const gope_sim_run_conf rc = {decisions, add_outcome, m};
+    const gope_sim_run_conf rc = {.decisions = decisions, .on_step = add_outcome, .ctx = m};
     cr_assert_eq(gope_sim_run(w, &a, &rc, &r.sum, &err), GOPE_OK, "%s", err.msg);
     cr_assert_eq(gope_metrics_finish(m, &r.m, &err), GOPE_OK, "%s", err.msg);
     gope_sim_allocator_free(&a);
@@ -109,7 +109,7 @@ double trf_sim_log(const gope_world_conf *wc, const gope_policy_set_t *set, cons
         gope_sim_summary sum;
         cr_assert_eq(gope_sim_world_new(wc, seed, &w, &err), GOPE_OK, "%s", err.msg);
         cr_assert_eq(gope_sim_allocator_new(spec, set, w, &a, &err), GOPE_OK, "%s", err.msg);
-        const gope_sim_run_conf rc = {250, tee_step, &t};
+        const gope_sim_run_conf rc = {.decisions = 250, .on_step = tee_step, .ctx = &t};
         cr_assert_eq(gope_sim_run(w, &a, &rc, &sum, &err), GOPE_OK, "%s", err.msg);
         gope_ksum_add(&v_static, sum.v_static * 250);
         gope_sim_allocator_free(&a);
