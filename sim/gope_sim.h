@@ -72,8 +72,12 @@ typedef enum {
  * (counter-based: a strong 64-bit mix of seed, purpose, index and draw). */
 uint64_t gope_rng_bits(uint64_t seed, gope_rng_purpose purpose, uint64_t index, uint32_t draw);
 
-/*! gope_rng_u01() : uniform in the open interval (0, 1), 53-bit resolution. */
+/*! gope_rng_u01() : uniform in the open interval (0, 1), 53-bit resolution:
+ * gope_rng_to_u01() of gope_rng_bits(). */
 double gope_rng_u01(uint64_t seed, gope_rng_purpose purpose, uint64_t index, uint32_t draw);
+
+/*! gope_rng_to_u01() : the uniform in (0, 1) of 64 random bits. */
+double gope_rng_to_u01(uint64_t bits);
 
 /*! gope_rng_normal() : standard normal, the quantile of gope_rng_u01() of the
  * same key (rational approximation, relative error < 1.2e-9). */

@@ -22,10 +22,19 @@ uint64_t gope_rng_bits(uint64_t seed, gope_rng_purpose purpose, uint64_t index, 
     return gope_sim__mix64(h ^ index);
 }
 
+/* The 53 high bits, centred in their cell: never 0. The top one's centre,
+ * (2^53 - 1) + 0.5, is not a double and rounds up to 2^53, which would make
+ * it 1 (and the normal quantile of 1 NaN); it becomes the largest double
+ * below 1 instead. Every other value is unchanged. */
+double gope_rng_to_u01(uint64_t bits)
+{
+    const double u = ((double)(bits >> 11) + 0.5) * 0x1p-53;
+    return u < 1.0 ? u : 0x1.fffffffffffffp-1;
+}
+
 double gope_rng_u01(uint64_t seed, gope_rng_purpose purpose, uint64_t index, uint32_t draw)
 {
-    /* the 53 high bits, centred in their cell: never 0, never 1 */
-    return ((double)(gope_rng_bits(seed, purpose, index, draw) >> 11) + 0.5) * 0x1p-53;
+    return gope_rng_to_u01(gope_rng_bits(seed, purpose, index, draw));
 }
 
 /* Acklam's rational approximation of the normal quantile (relative error

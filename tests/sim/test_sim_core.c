@@ -25,6 +25,21 @@ Test(sim_rng, pure_function_of_its_key)
 }
 
 /* 100 equal bins over 200,000 consecutive indices: chi-square fit, moments. */
+/* The extreme bit patterns stay inside (0, 1), so no quantile is infinite
+ * or NaN; the uniform is the one of gope_rng_bits(). */
+Test(sim_rng, uniform_is_open_at_both_ends)
+{
+    static const uint64_t bits[] = {0, 1u << 11, UINT64_MAX >> 1, UINT64_MAX - (1u << 11), UINT64_MAX};
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++) {
+        const double u = gope_rng_to_u01(bits[i]);
+        cr_assert(u > 0 && u < 1, "bits %#llx: u = %.17g", (unsigned long long)bits[i], u);
+    }
+    cr_assert_lt(gope_rng_to_u01(UINT64_MAX - (1u << 11)), gope_rng_to_u01(UINT64_MAX));
+    for (uint64_t d = 0; d < 100; d++)
+        cr_assert_eq(gope_rng_u01(5, GOPE_RNG_GIFT, d, 1),
+                     gope_rng_to_u01(gope_rng_bits(5, GOPE_RNG_GIFT, d, 1)));
+}
+
 Test(sim_rng, uniform_fills_bins_evenly)
 {
     enum { N = 200000, BINS = 100 };
