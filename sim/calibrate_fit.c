@@ -115,7 +115,7 @@ static void set_time(const gope_calib_log *log, gope_world_conf *c, gope_calib_f
 /* Everything the scan measured directly. */
 static void set_measured(const gope_calib_log *log, gope_world_conf *c, gope_calib_fit_info *info)
 {
-    snprintf(c->name, sizeof c->name, "calibrated");
+    strncpy(c->name, "calibrated", sizeof c->name); /* NUL-padded, as a parsed name */
     c->n_users = count_of(log->users_est, GOPE_SIM_MAX_USERS);
     c->whale_frac = (double)log->whale_users / (double)log->users_seen;
     c->n_streamers = count_of(log->streamers_est, GOPE_SIM_MAX_STREAMERS);

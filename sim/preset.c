@@ -85,7 +85,7 @@ static void kuailive(gope_world_conf *c)
     static const double tier_base[GOPE_SIM_TIERS] = {
         0.379332, 0.3297, 0.1722, 0.06943, 0.02772, 0.01393, 0.003187, 0.003101, 0.0012, 0.0002};
     memcpy(c, &giftlive_v2, sizeof *c);
-    strcpy(c->name, "kuailive");
+    strncpy(c->name, "kuailive", sizeof c->name); /* NUL-padded, as a parsed name */
     c->n_users = 2000;
     c->n_streamers = 1000;
     c->popularity_alpha = 0.7;

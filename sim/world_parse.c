@@ -207,8 +207,10 @@ static gope_status parse_header(const parse_ctx *x, const cJSON *root, gope_worl
     if (name && strlen(name->valuestring) >= sizeof c->name)
         return FAIL(x, "name must be at most %zu bytes, got %zu", sizeof c->name - 1,
                     strlen(name->valuestring));
+    /* strncpy pads with NULs: no tail of the base's name stays behind, so
+     * equal worlds are equal byte for byte (the round trip compares them so). */
     if (name)
-        strcpy(c->name, name->valuestring);
+        strncpy(c->name, name->valuestring, sizeof c->name);
     return GOPE_OK;
 }
 

@@ -44,6 +44,12 @@ Test(sim_world_conf_parse, name_is_the_files)
     cr_assert_eq(parse("{\"name\":\"my world\",\"base\":\"kuailive\"}", &c, &err), GOPE_OK,
                  "%s", err.msg);
     cr_expect_str_eq(c.name, "my world");
+    /* Byte for byte the same world as when written over another base: the
+     * base's longer name leaves nothing behind after the terminator. */
+    gope_world_conf want = tu_world_preset("kuailive");
+    memset(want.name, 0, sizeof want.name);
+    strcpy(want.name, "my world");
+    expect_same(&c, &want);
     cr_assert_eq(parse("{\"name\":\"" "123456789012345678901234567890123456789012345678901234"
                        "567890123\"}", &c, &err),
                  GOPE_OK, "63 bytes: %s", err.msg);
