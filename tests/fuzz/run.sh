@@ -14,6 +14,16 @@ for target in build-fuzz/fuzz_*; do
   work=$(mktemp -d)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
   echo "fuzzing $name for ${secs}s"
-  "$target" -max_total_time="$secs" -max_len=4096 -artifact_prefix=build-fuzz/ "$work" 2>&1 | tail -n 2
-  rm -rf "$work"
+  # The last lines on success; the whole report (the sanitizer's or the
+  # deadly signal's stack) when the target finds something.
+  if "$target" -max_total_time="$secs" -max_len=4096 -artifact_prefix=build-fuzz/ "$work" \
+      >"$work.log" 2>&1; then
+    tail -n 2 "$work.log"
+    rm -rf "$work" "$work.log"
+  else
+    rc=$?
+    grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse|INITED)' "$work.log" | tail -n 60
+    rm -rf "$work" "$work.log"
+    exit "$rc"
+  fi
 done
