@@ -17,7 +17,8 @@
 # as the research code averaged its per-seed figures. Prints a Markdown table
 # target / measured / tolerance / pass and the wall time of each part.
 #
-# Environment: SEEDS (100), KUAI_SEEDS (10), BUILD_DIR (build-bench), JOBS (nproc).
+# Environment: SEEDS (100), KUAI_SEEDS (10), BUILD_DIR (build-bench), JOBS (nproc: the
+# build's jobs and truth --jobs, seeds simulated at once; the figures do not depend on it).
 set -euo pipefail
 
 SEEDS=${SEEDS:-100}
@@ -53,7 +54,7 @@ truth() {
     say "== $1: $2, $3 decisions x $4 seeds"
     t0=$(date +%s.%N)
     nice -n 10 "$GIFTOPE" truth --world "$2" --policies "$WORK/policies.json" --logging greedy \
-        --decisions "$3" --seeds "$4" --quiet --out "$WORK/$1.jsonl"
+        --decisions "$3" --seeds "$4" --jobs "$JOBS" --quiet --out "$WORK/$1.jsonl"
     t1=$(date +%s.%N)
     echo "$1 $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" >>"$WORK/times"
 }

@@ -85,8 +85,8 @@ typedef struct {
     double *amount, *user_rev, *streamer_rev, *scratch;
 } evaluator;
 
-/* The amount of gift g under model m: its tier redrawn from its uniform. */
-static double amount_of(const evaluator *e, const model *m, const gift_rec *g)
+/* The tier of gift g under model m, redrawn from its uniform. */
+static int tier_of(const model *m, const gift_rec *g)
 {
     const double a = m->slope * g->wealth_term + g->match_term;
     double p[GOPE_SIM_TIERS], hi = -INFINITY, sum = 0;
@@ -96,7 +96,13 @@ static double amount_of(const evaluator *e, const model *m, const gift_rec *g)
         sum += p[k] = exp(p[k] - hi);
     for (int k = 0; k < GOPE_SIM_TIERS; k++)
         p[k] /= sum;
-    return e->c->tiers[gope_sim_sample(p, GOPE_SIM_TIERS, g->u)] * g->ext;
+    return (int)gope_sim_sample(p, GOPE_SIM_TIERS, g->u);
+}
+
+/* The amount of gift g under model m. */
+static double amount_of(const evaluator *e, const model *m, const gift_rec *g)
+{
+    return e->c->tiers[tier_of(m, g)] * g->ext;
 }
 
 /* The figures of model m, each the mean over runs of the per-run figure,
@@ -183,6 +189,18 @@ static void report_pooled(const evaluator *e, const model *m)
            gope_quantile_sorted(e->scratch, e->rec->n, 0.99),
            100 * (gope_quantile_sorted(e->scratch, e->rec->n, 0.99) / target[2] - 1),
            total / (double)e->rec->n);
+    /* which tiers make the mean: the share of the gifts and of the coins */
+    double n_k[GOPE_SIM_TIERS] = {0}, coins_k[GOPE_SIM_TIERS] = {0};
+    for (size_t i = 0; i < e->rec->n; i++) {
+        const int k = tier_of(m, &e->rec->g[i]);
+        n_k[k]++;
+        coins_k[k] += e->c->tiers[k] * e->rec->g[i].ext;
+    }
+    printf("  pooled by tier (share of gifts / of the mean):");
+    for (int k = 0; k < GOPE_SIM_TIERS; k++)
+        printf(" %g: %.3g%%/%.3g", e->c->tiers[k], 100 * n_k[k] / (double)e->rec->n,
+               coins_k[k] / (double)e->rec->n);
+    printf("\n");
 }
 
 static void report(const evaluator *e, const model *m, const char *what)

@@ -35,6 +35,7 @@
  */
 #include "truth.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,24 +299,86 @@ static gope_status run_one(gope_simtruth_t *t, const gope_sim_world_t *w,
     return st ? in_run(st, rw->name, gope_sim_world_seed(w), err) : GOPE_OK;
 }
 
+/* Seed index k: its world, then every row on it. */
+static gope_status run_seed(gope_simtruth_t *t, uint64_t k, gope_err *err)
+{
+    const uint64_t seed = t->c.seed + k;
+    gope_sim_world_t *w = NULL;
+    gope_status st = gope_sim_world_new(t->c.world, seed, &w, err);
+    if (st)
+        return in_run(st, NULL, seed, err);
+    gope_metrics_conf mc;
+    gope_simtruth_metrics_conf(w, &mc);
+    for (size_t r = 0; r < t->nr && st == GOPE_OK; r++)
+        st = run_one(t, w, &mc, r, (size_t)k, err);
+    gope_sim_world_free(w);
+    return st;
+}
+
+/* The seeds shared among workers. Seeds are handed out in order and every
+ * seed writes only its own cells, so the tables (and the lines) do not
+ * depend on how many workers ran them. After a failure no new seed starts;
+ * the error kept is the lowest failing seed's, which is the one a single
+ * worker stops at: every lower seed was handed out before it, and runs. */
+typedef struct {
+    gope_simtruth_t *t;
+    pthread_mutex_t mu; /* guards the rest */
+    uint64_t next, done;
+    bool failed;
+    uint64_t failed_k;
+    gope_status st;
+    gope_err err;
+} seed_pool;
+
+static void *pool_work(void *arg)
+{
+    seed_pool *p = arg;
+    gope_simtruth_t *t = p->t;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        const bool stop = p->failed || p->next == t->c.seeds;
+        const uint64_t k = p->next;
+        p->next += !stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            return NULL;
+        gope_err e;
+        const gope_status st = run_seed(t, k, &e);
+        pthread_mutex_lock(&p->mu);
+        if (st && (!p->failed || k < p->failed_k)) {
+            p->failed = true;
+            p->failed_k = k;
+            p->st = st;
+            p->err = e;
+        } else if (st == GOPE_OK && t->c.progress) {
+            /* under the lock: one report at a time, `done` counting up */
+            t->c.progress(t->c.progress_ctx, ++p->done, t->c.seeds, t->c.seed + k);
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
 gope_status gope_simtruth_online(gope_simtruth_t *t, gope_err *err)
 {
     t->online_done = false;
-    for (uint64_t k = 0; k < t->c.seeds; k++) {
-        const uint64_t seed = t->c.seed + k;
-        gope_sim_world_t *w = NULL;
-        gope_status st = gope_sim_world_new(t->c.world, seed, &w, err);
-        if (st)
-            return in_run(st, NULL, seed, err);
-        gope_metrics_conf mc;
-        gope_simtruth_metrics_conf(w, &mc);
-        for (size_t r = 0; r < t->nr && st == GOPE_OK; r++)
-            st = run_one(t, w, &mc, r, (size_t)k, err);
-        gope_sim_world_free(w);
-        if (st)
-            return st;
-        if (t->c.progress)
-            t->c.progress(t->c.progress_ctx, k + 1, t->c.seeds, seed);
+    seed_pool p = {.t = t};
+    pthread_mutex_init(&p.mu, NULL);
+    /* jobs - 1 helpers and this thread; a helper that cannot be started
+     * only means fewer workers. */
+    const uint64_t want = t->c.jobs > 1 ? t->c.jobs - 1 : 0;
+    const size_t n = (size_t)(want < t->c.seeds - 1 ? want : t->c.seeds - 1);
+    pthread_t *tid = n ? malloc(n * sizeof *tid) : NULL;
+    size_t started = 0;
+    while (tid && started < n && pthread_create(&tid[started], NULL, pool_work, &p) == 0)
+        started++;
+    pool_work(&p);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    free(tid);
+    pthread_mutex_destroy(&p.mu);
+    if (p.failed) {
+        *err = p.err;
+        return p.st;
     }
     t->online_done = true;
     return GOPE_OK;

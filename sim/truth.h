@@ -49,7 +49,7 @@
  *   Simulation: seeds x lines runs of `decisions` decisions each (the
  *   world is built once per seed, plus once more by gope_simtruth_new() to
  *   check the specs). Memory: (2 + metrics) doubles per line and seed, plus
- *   one run's state at a time. V_static: one pass over the
+ *   one world and one run's state per job (conf.jobs seeds run at once). V_static: one pass over the
  *   log, the policy set's pi on every line plus a cJSON parse of the line.
  */
 #ifndef GOPE_SIM_TRUTH_H
@@ -110,7 +110,8 @@ void gope_simtruth_metrics_conf(const gope_sim_world_t *w, gope_metrics_conf *mc
 /* ------------------------------------------------------------- the truth */
 
 /* Called after each seed's runs: `done` of `total` seeds finished, the last
- * one being `seed`. */
+ * one being `seed`. With conf.jobs > 1 the seeds finish out of order, but
+ * the calls come one at a time with `done` counting up. */
 typedef void (*gope_simtruth_progress_fn)(void *ctx, uint64_t done, uint64_t total,
                                           uint64_t seed);
 
@@ -128,6 +129,8 @@ typedef struct {
     const char *const *allocators;     /* n_allocators stateful allocator specs, each
                                           simulated on a line of its own (no V_static) */
     size_t n_allocators;
+    unsigned jobs;                     /* seeds run at once, each on a thread with its
+                                          own world (0 and 1: one at a time) */
 } gope_simtruth_conf;
 
 typedef struct gope_simtruth_s gope_simtruth_t;
@@ -157,7 +160,9 @@ void gope_simtruth_free(gope_simtruth_t *t);
 /*! gope_simtruth_online() : run every line's policy or allocator on every
  * seed, keeping each run's V_online (revenue / decisions), revenue and section-4 metrics.
  * Calls the progress callback after each seed. Deterministic: the same
- * configuration gives the same numbers, bit for bit.
+ * configuration gives the same numbers, bit for bit, whatever conf.jobs
+ * (which costs one world and one run's state per job). On an error no new
+ * seed starts, and the error is the lowest failing seed's, as with one job.
  * @return GOPE_OK; GOPE_ERR_USAGE (the world configuration is invalid);
  *         GOPE_ERR_NOMEM; an error of the metrics accumulator (named by
  *         policy and seed). */

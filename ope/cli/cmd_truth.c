@@ -22,7 +22,7 @@
 #include "truth.h"
 
 typedef struct {
-    const char *world, *policies, *logging, *allocators, *decisions, *seeds, *seed, *log, *out;
+    const char *world, *policies, *logging, *allocators, *decisions, *seeds, *seed, *log, *out, *jobs;
     bool quiet;
 } truth_opts;
 
@@ -38,6 +38,7 @@ static const gope_opt truth_table[] = {
     OPT("--seed", "BASE", seed, "42", "first seed: the seeds are BASE .. BASE+S-1 (as `giftope sim`)"),
     OPT("--log", "LOG", log, NULL, "alloc.v1 log from `giftope sim` (plain or zstd): V_static on its contexts"),
     OPT("--out", "FILE", out, "-", "truth.v1 lines, then truth_run.v1"),
+    OPT("--jobs", "J", jobs, "1", "seeds simulated at once, one thread and one world each, 1..1024; the output does not depend on it"),
     FLAG("--quiet", quiet, "no progress or warnings on stderr"),
 };
 
@@ -184,6 +185,7 @@ int gope_cmd_truth(int argc, char **argv)
     const char **alloc_specs = NULL;
     bool help;
     int n_pos, rc;
+    uint64_t jobs;
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (!pos)
         return fail(1, "out of memory");
@@ -205,10 +207,12 @@ int gope_cmd_truth(int argc, char **argv)
                            &c.decisions)) ||
         (rc = gope_opt_u64("truth", "--seeds", o.seeds, 1, 1000000, &c.seeds)) ||
         (rc = gope_opt_u64("truth", "--seed", o.seed, 0, UINT64_MAX - (c.seeds - 1), &c.seed)) ||
+        (rc = gope_opt_u64("truth", "--jobs", o.jobs, 1, 1024, &jobs)) ||
         (o.allocators &&
          (rc = split_allocators(o.allocators, &alloc_text, &alloc_specs, &c.n_allocators))))
         goto cleanup;
     c.allocators = alloc_specs;
+    c.jobs = (unsigned)jobs;
     gope_status st = gope_world_load(o.world, &world, &err);
     if (st == GOPE_OK)
         st = o.policies ? gope_policies_load(o.policies, &pol, &err)

@@ -29,7 +29,7 @@
 extern char **environ;
 
 typedef struct {
-    const char *world, *logging, *policies, *decisions, *seeds, *seed, *out_dir, *window, *rules;
+    const char *world, *logging, *policies, *decisions, *seeds, *seed, *out_dir, *window, *rules, *jobs;
     bool json, table;
 } validate_opts;
 
@@ -42,6 +42,7 @@ static const gope_opt validate_table[] = {
     OPT("--decisions", "N", decisions, "5000", "decisions in the log, and per seed in the truth"),
     OPT("--seeds", "S", seeds, "3", "seeds of the on-policy truth (the log uses the first)"),
     OPT("--seed", "BASE", seed, "42", "first seed"),
+    OPT("--jobs", "J", jobs, "1", "the truth's seeds simulated at once (truth --jobs)"),
     OPT("--out-dir", "DIR", out_dir, NULL, "where the files go (default: a new temporary directory)"),
     OPT("--window", "DUR|all", window, "all", "replay's windows"),
     OPT("--rules", "LIST", rules, NULL, "verdict thresholds, e.g. ess_min=100,rel_max=0.2"),
@@ -151,7 +152,7 @@ static int run_loop(const validate_opts *o, const char *self, const files *f)
     add(&a, self), add(&a, "truth"), add2(&a, "--world", o->world), add2(&a, "--policies", o->policies);
     add2(&a, "--logging", o->logging), add2(&a, "--decisions", o->decisions);
     add2(&a, "--seeds", o->seeds), add2(&a, "--seed", o->seed), add2(&a, "--log", f->log);
-    add2(&a, "--out", f->truth), add(&a, "--quiet");
+    add2(&a, "--jobs", o->jobs), add2(&a, "--out", f->truth), add(&a, "--quiet");
     if ((rc = run_step(self, "truth", &a, NULL)) != 0)
         return rc;
     agree_args(&a, o, self, f, "--json", f->agreement);

@@ -80,6 +80,9 @@ Test(truth_cli, usage_errors_exit_2_with_a_message)
          "is not an integer in [1, 1000000]"},
         {{"truth", "--world", w, "--logging", "greedy", "--decisions", "0", "--seeds", "1", NULL},
          "--decisions: '0' is not an integer"},
+        {{"truth", "--world", w, "--logging", "greedy", "--decisions", "5", "--seeds", "1",
+          "--jobs", "0", NULL},
+         "--jobs: '0' is not an integer in [1, 1024]"},
         {{"truth", "--world", w, "--logging", "greedy", "--decisions", "5", "--seeds", "2",
           "--seed", "18446744073709551615", NULL},
          "--seed: '18446744073709551615' is not an integer in [0, 18446744073709551614]"},
@@ -199,10 +202,11 @@ Test(truth_cli, output_loads_validates_and_repeats)
         cr_skip_test("python3 jsonschema is not installed");
     cr_expect_eq(rc, 0, "schema validation failed (see stdout)");
 
-    /* the same arguments give the same bytes, also on stdout; --quiet is quiet */
+    /* the same arguments give the same bytes, also on stdout and on three
+     * threads; --quiet is quiet */
     const char *again[] = {"truth", "--world", c.world, "--policies", c.policies, "--log", log,
                            "--decisions", "60", "--seeds", "3", "--seed", "11", "--quiet",
-                           NULL};
+                           "--jobs", "3", NULL};
     tu_cli_expect(&c.t, again, 0, NULL);
     char *x = tu_read_file(a, NULL), *y = tu_read_file(c.t.out, NULL);
     char *e = tu_read_file(c.t.err, NULL);

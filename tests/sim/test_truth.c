@@ -23,7 +23,7 @@ Test(sim_truth, one_seed_equals_a_direct_run)
     gope_policy_set_t *set = trf_policies(NULL);
     trf_tmp f = {0};
     const size_t lg = trf_policy_index(set, "softmax");
-    const gope_simtruth_conf c = {&wc, "tiny", set, "softmax", 7, 1, 150, NULL, NULL, NULL, 0};
+    const gope_simtruth_conf c = {&wc, "tiny", set, "softmax", 7, 1, 150, NULL, NULL, NULL, 0, 1};
     cJSON *lines = trf_truth_lines(&c, NULL, &f);
     size_t nm;
     const char *const *names = gope_metrics_names(&nm);
@@ -66,7 +66,7 @@ Test(sim_truth, summaries_over_seeds_are_gope_stats_of_the_runs)
     gope_world_conf wc = trf_world(300, 20, 30);
     gope_policy_set_t *set = trf_policies(NULL);
     trf_tmp f = {0};
-    const gope_simtruth_conf c = {&wc, "tiny", set, "eps_greedy", 40, 4, 120, NULL, NULL, NULL, 0};
+    const gope_simtruth_conf c = {&wc, "tiny", set, "eps_greedy", 40, 4, 120, NULL, NULL, NULL, 0, 1};
     cJSON *lines = trf_truth_lines(&c, NULL, &f);
     double v[4], diff[4], gini[4];
     size_t ngini = 0;
@@ -120,7 +120,7 @@ Test(sim_truth, paired_seeds_make_identical_policies_differ_by_exactly_zero)
                      "{\"name\":\"soft_b\",\"select\":\"softmax\",\"temperature\":2},"
                      "{\"name\":\"greedy\",\"select\":\"greedy\"}]");
     trf_tmp f = {0};
-    const gope_simtruth_conf c = {&wc, "tiny", set, "soft_a", 1, 3, 200, NULL, NULL, NULL, 0};
+    const gope_simtruth_conf c = {&wc, "tiny", set, "soft_a", 1, 3, 200, NULL, NULL, NULL, 0, 1};
     cJSON *lines = trf_truth_lines(&c, NULL, &f);
     const char *blocks[] = {"vs_logging.v_online", "vs_logging.total_revenue"};
     for (int p = 0; p < 2; p++)
@@ -149,24 +149,34 @@ Test(sim_truth, paired_seeds_make_identical_policies_differ_by_exactly_zero)
     tu_rmtree(f.dir);
 }
 
-Test(sim_truth, same_configuration_same_bytes)
+/* The same configuration gives the same bytes, and so does any number of
+ * jobs: each seed's cells are its own, whatever thread ran it (stateful
+ * allocators too, each made per run). 16 jobs for 5 seeds: the extra
+ * helpers are not started. */
+Test(sim_truth, same_configuration_same_bytes_whatever_the_jobs)
 {
     gope_world_conf wc = trf_world(300, 20, 30);
     gope_policy_set_t *set = trf_policies(NULL);
     trf_tmp f = {0};
     gope_err err;
-    const gope_simtruth_conf c = {&wc, "tiny", set, "softmax", 5, 2, 100, NULL, NULL, NULL, 0};
-    char a[600], b[600];
-    snprintf(a, sizeof a, "%s", trf_path(&f, "a.jsonl"));
-    snprintf(b, sizeof b, "%s", trf_path(&f, "b.jsonl"));
-    cr_assert_eq(trf_make_truth(&c, NULL, a, NULL, &err), GOPE_OK, "%s", err.msg);
-    cr_assert_eq(trf_make_truth(&c, NULL, b, NULL, &err), GOPE_OK, "%s", err.msg);
-    size_t la, lb;
-    char *ta = tu_read_file(a, &la), *tb = tu_read_file(b, &lb);
-    cr_assert(ta && tb);
-    cr_expect(la == lb && memcmp(ta, tb, la) == 0, "byte-identical");
-    free(ta);
-    free(tb);
+    const char *more[] = {"whale_matching:k=2", "frequency_cap:cap=1,cooldown=60"};
+    gope_simtruth_conf c = {&wc, "tiny", set, "softmax", 5, 5, 100, NULL, NULL, more, 2, 1};
+    const unsigned jobs[] = {1, 1, 3, 16};
+    char *text[4];
+    size_t len[4];
+    for (int i = 0; i < 4; i++) {
+        char name[32], path[600];
+        snprintf(name, sizeof name, "t%d.jsonl", i);
+        snprintf(path, sizeof path, "%s", trf_path(&f, name));
+        c.jobs = jobs[i];
+        cr_assert_eq(trf_make_truth(&c, NULL, path, NULL, &err), GOPE_OK, "%s", err.msg);
+        cr_assert(text[i] = tu_read_file(path, &len[i]));
+    }
+    for (int i = 1; i < 4; i++)
+        cr_expect(len[i] == len[0] && memcmp(text[i], text[0], len[0]) == 0,
+                  "%u jobs: byte-identical to one", jobs[i]);
+    for (int i = 0; i < 4; i++)
+        free(text[i]);
     gope_policies_free(set);
     tu_rmtree(f.dir);
 }
@@ -178,7 +188,7 @@ Test(sim_truth, loads_back_with_the_agreement_reader)
     trf_tmp f = {0};
     gope_err err;
     gope_truth_t *t = NULL;
-    const gope_simtruth_conf c = {&wc, "tiny.json", set, "lcb", 1, 3, 100, NULL, NULL, NULL, 0};
+    const gope_simtruth_conf c = {&wc, "tiny.json", set, "lcb", 1, 3, 100, NULL, NULL, NULL, 0, 1};
     const char *out = trf_path(&f, "truth.jsonl");
     cr_assert_eq(trf_make_truth(&c, NULL, out, NULL, &err), GOPE_OK, "%s", err.msg);
     cr_assert_eq(gope_truth_load(out, &t, &err), GOPE_OK, "%s", err.msg);
@@ -202,32 +212,53 @@ Test(sim_truth, loads_back_with_the_agreement_reader)
 }
 
 typedef struct {
-    uint64_t calls, last_done, seeds[8];
+    uint64_t calls, last_done, total, seeds[8];
 } progress_log;
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total, uint64_t seed)
 {
     progress_log *p = ctx;
-    cr_expect_eq(total, 3);
+    cr_expect_eq(total, p->total);
     cr_expect_eq(done, p->last_done + 1);
     p->last_done = done;
     p->seeds[p->calls++ % 8] = seed;
 }
 
-Test(sim_truth, progress_after_every_seed)
+/* `seeds` seeds from `first` on `jobs` threads, reporting into *pl. */
+static void run_with_progress(uint64_t first, uint64_t seeds, unsigned jobs, progress_log *pl)
 {
     gope_world_conf wc = trf_world(60, 8, 10);
     gope_policy_set_t *set = trf_policies(NULL);
-    progress_log pl = {0};
     gope_simtruth_t *t = NULL;
     gope_err err;
-    const gope_simtruth_conf c = {&wc, "tiny", set, "greedy", 9, 3, 20, on_progress, &pl, NULL, 0};
+    pl->total = seeds;
+    const gope_simtruth_conf c = {&wc, "tiny", set, "greedy", first, seeds, 200, on_progress, pl,
+                                  NULL, 0, jobs};
     cr_assert_eq(gope_simtruth_new(&c, &t, &err), GOPE_OK, "%s", err.msg);
     cr_assert_eq(gope_simtruth_online(t, &err), GOPE_OK, "%s", err.msg);
-    cr_expect_eq(pl.calls, 3);
-    cr_expect(pl.seeds[0] == 9 && pl.seeds[1] == 10 && pl.seeds[2] == 11);
+    cr_expect_eq(pl->calls, seeds);
     gope_simtruth_free(t);
     gope_policies_free(set);
+}
+
+Test(sim_truth, progress_after_every_seed)
+{
+    progress_log pl = {0};
+    run_with_progress(9, 3, 1, &pl);
+    cr_expect(pl.seeds[0] == 9 && pl.seeds[1] == 10 && pl.seeds[2] == 11);
+}
+
+/* With jobs the seeds finish in any order, but the reports come one at a
+ * time, `done` counting up, every seed once. */
+Test(sim_truth, progress_with_jobs_reports_every_seed_once)
+{
+    progress_log pl = {0};
+    run_with_progress(20, 8, 3, &pl);
+    uint64_t seen = 0;
+    for (int i = 0; i < 8; i++)
+        if (pl.seeds[i] >= 20 && pl.seeds[i] < 28)
+            seen |= UINT64_C(1) << (pl.seeds[i] - 20);
+    cr_expect_eq(seen, 0xff, "every seed reported once");
 }
 
 Test(sim_truth, bad_configuration_is_a_usage_error)
@@ -237,11 +268,11 @@ Test(sim_truth, bad_configuration_is_a_usage_error)
     static char sentinel;
     gope_simtruth_t *t;
     gope_err err;
-    const gope_simtruth_conf ok = {&wc, "tiny", set, "greedy", 1, 2, 10, NULL, NULL, NULL, 0};
+    const gope_simtruth_conf ok = {&wc, "tiny", set, "greedy", 1, 2, 10, NULL, NULL, NULL, 0, 1};
     const char *greedy[] = {"greedy"}, *bad_key[] = {"frequency_cap:nope=1"},
                *whale[] = {"whale_matching"}, *twice[] = {"frequency_cap", "frequency_cap"};
 #define CONF(logging, seed, seeds, decisions, allocators, n)                                    \
-    {&wc, "tiny", set, logging, seed, seeds, decisions, NULL, NULL, allocators, n}
+    {&wc, "tiny", set, logging, seed, seeds, decisions, NULL, NULL, allocators, n, 1}
     struct {
         gope_simtruth_conf c;
         const char *needle;
@@ -304,7 +335,7 @@ Test(sim_truth, a_policy_named_like_the_logging_allocator_is_a_usage_error)
     gope_simtruth_t *t = NULL;
     gope_err err;
     const gope_simtruth_conf c = {&wc, "tiny", set, "whale_matching", 1, 1, 10,
-                                  NULL, NULL, NULL, 0};
+                                  NULL, NULL, NULL, 0, 1};
     cr_expect_eq(gope_simtruth_new(&c, &t, &err), GOPE_ERR_USAGE);
     cr_expect(strstr(err.msg, "two lines would be called \"whale_matching\""), "%s", err.msg);
     cr_expect_null(t);

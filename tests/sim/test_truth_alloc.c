@@ -42,7 +42,7 @@ Test(sim_truth_alloc, logging_allocator_first_then_policies_then_allocators)
     snprintf(log, sizeof log, "%s", trf_path(&f, "log.jsonl.zst"));
     const double want_static = trf_sim_log(&wc, set, WHALE, log, NULL, NULL);
     const char *more[] = {FREQ, SHADOW};
-    const gope_simtruth_conf c = {&wc, "tiny", set, WHALE, 3, 2, 250, NULL, NULL, more, 2};
+    const gope_simtruth_conf c = {&wc, "tiny", set, WHALE, 3, 2, 250, NULL, NULL, more, 2, 1};
     cJSON *lines = trf_truth_lines(&c, log, &f);
     const size_t np = gope_policies_count(set);
     cr_assert_eq(cJSON_GetArraySize(lines), (int)(1 + np + 2 + 1));
@@ -116,13 +116,13 @@ Test(sim_truth_alloc, line_count_and_no_log)
     gope_policy_set_t *set = trf_policies(TRF_POLICIES);
     trf_tmp f = {0};
     const char *more[] = {SHADOW};
-    const gope_simtruth_conf c = {&wc, "tiny", set, "greedy", 1, 1, 20, NULL, NULL, more, 1};
+    const gope_simtruth_conf c = {&wc, "tiny", set, "greedy", 1, 1, 20, NULL, NULL, more, 1, 1};
     cJSON *lines = trf_truth_lines(&c, NULL, &f);
     cr_expect_eq(cJSON_GetArraySize(lines), 2 + 1 + 1, "greedy, uniform, the allocator, run");
     cr_expect(cJSON_IsTrue(tu_get(cJSON_GetArrayItem(lines, 0), "logging")));
     cr_expect_str_eq(tu_get(cJSON_GetArrayItem(lines, 2), "policy")->valuestring, SHADOW);
     cJSON_Delete(lines);
-    const gope_simtruth_conf w = {&wc, "tiny", set, WHALE, 1, 1, 20, NULL, NULL, NULL, 0};
+    const gope_simtruth_conf w = {&wc, "tiny", set, WHALE, 1, 1, 20, NULL, NULL, NULL, 0, 1};
     lines = trf_truth_lines(&w, NULL, &f);
     cr_expect_eq(cJSON_GetArraySize(lines), 1 + 2 + 1);
     for (int i = 0; i < 3; i++)
@@ -160,7 +160,7 @@ Test(sim_truth_alloc, logged_probs_make_the_allocators_v_static)
                  "policies need no probs: %s", err.msg);
 
     gope_world_conf wc = trf_world(60, 8, 10);
-    const gope_simtruth_conf c = {&wc, "tiny", set, WHALE, 1, 1, 10, NULL, NULL, NULL, 0};
+    const gope_simtruth_conf c = {&wc, "tiny", set, WHALE, 1, 1, 10, NULL, NULL, NULL, 0, 1};
     gope_simtruth_t *t = NULL;
     cr_assert_eq(gope_simtruth_new(&c, &t, &err), GOPE_OK, "%s", err.msg);
     cr_expect_eq(gope_simtruth_static(t, log, &err), GOPE_ERR_INPUT);
@@ -177,7 +177,15 @@ static char *oom_dir;
 static gope_status oom_truth(void)
 {
     const char *more[] = {FREQ};
-    return trf_oom_truth(oom_dir, WHALE, 1, more, 1);
+    return trf_oom_truth(oom_dir, WHALE, 1, more, 1, 1);
+}
+
+/* Three seeds on three threads: a failure in a helper's seed (or of the
+ * helpers' own allocation, which only means fewer of them) is reported. */
+static gope_status oom_truth_jobs(void)
+{
+    const char *more[] = {FREQ};
+    return trf_oom_truth(oom_dir, WHALE, 3, more, 1, 3);
 }
 
 Test(sim_truth_alloc, out_of_memory_everywhere_fails_cleanly)
@@ -186,5 +194,6 @@ Test(sim_truth_alloc, out_of_memory_everywhere_fails_cleanly)
     trf_write(&f, "log.jsonl", TRF_LINE_1 TRF_LINE_2);
     oom_dir = f.dir;
     fa_exhaust(oom_truth, "truth with allocators");
+    fa_exhaust(oom_truth_jobs, "truth with allocators on three threads");
     tu_rmtree(f.dir);
 }

@@ -146,7 +146,7 @@ gope_status trf_make_truth(const gope_simtruth_conf *c, const char *log, const c
 }
 
 gope_status trf_oom_truth(const char *dir, const char *logging, uint64_t seeds,
-                          const char *const *allocators, size_t n_allocators)
+                          const char *const *allocators, size_t n_allocators, unsigned jobs)
 {
     gope_world_conf wc = trf_world(40, 6, 5);
     gope_policy_set_t *set = NULL;
@@ -157,7 +157,7 @@ gope_status trf_oom_truth(const char *dir, const char *logging, uint64_t seeds,
     gope_status st = gope_policies_parse(TRF_POLICIES, strlen(TRF_POLICIES), "t", &set, &err);
     if (st == GOPE_OK) {
         const gope_simtruth_conf c = {&wc, "tiny", set, logging, 1, seeds, 12,
-                                      NULL, NULL, allocators, n_allocators};
+                                      NULL, NULL, allocators, n_allocators, jobs};
         st = trf_make_truth(&c, log, out, NULL, &err);
     }
     gope_policies_free(set);

@@ -53,7 +53,7 @@ Test(sim_truth_static, v_static_and_log_counts_in_the_output)
     gope_truth_t *t = NULL;
     char log[600];
     snprintf(log, sizeof log, "%s", trf_write(&f, "log.jsonl", TRF_LINE_1 "[]\n" TRF_LINE_2));
-    const gope_simtruth_conf c = {&wc, "tiny", set, "uniform", 1, 2, 30, NULL, NULL, NULL, 0};
+    const gope_simtruth_conf c = {&wc, "tiny", set, "uniform", 1, 2, 30, NULL, NULL, NULL, 0, 1};
     cJSON *lines = trf_truth_lines(&c, log, &f);
     cr_expect_eq(tu_num(cJSON_GetArrayItem(lines, 0), "v_static.value"), 2.5);
     cr_expect_eq(tu_num(cJSON_GetArrayItem(lines, 0), "v_static.n"), 2);
@@ -197,7 +197,7 @@ Test(sim_truth_static, v_static_on_a_simulated_log)
 
 static char *oom_dir;
 
-static gope_status oom_truth(void) { return trf_oom_truth(oom_dir, "uniform", 2, NULL, 0); }
+static gope_status oom_truth(void) { return trf_oom_truth(oom_dir, "uniform", 2, NULL, 0, 1); }
 
 static gope_status oom_log_policy(void)
 {

@@ -81,11 +81,11 @@ gope_status trf_make_truth(const gope_simtruth_conf *c, const char *log, const c
 
 /* trf_make_truth for allocation-failure tests (fa_exhaust): a tiny world
  * (40 users, 6 streamers), TRF_POLICIES, the `logging` spec and the
- * allocators, `seeds` seeds of 12 decisions, V_static on dir/log.jsonl,
- * output to dir/truth.jsonl. @return its status; an out-of-memory failure
- * must say so (cr_expect). */
+ * allocators, `seeds` seeds of 12 decisions on `jobs` threads, V_static on
+ * dir/log.jsonl, output to dir/truth.jsonl. @return its status; an
+ * out-of-memory failure must say so (cr_expect). */
 gope_status trf_oom_truth(const char *dir, const char *logging, uint64_t seeds,
-                          const char *const *allocators, size_t n_allocators);
+                          const char *const *allocators, size_t n_allocators, unsigned jobs);
 
 /* trf_make_truth into dir/truth.jsonl, asserting success, and its lines
  * (a truth.v1 line each, then the run line); cJSON_Delete() them. */

@@ -1,8 +1,10 @@
 /* failalloc.c — see failalloc.h. Test-only global state: each Criterion test
- * runs in its own process, so the countdown cannot leak between tests. */
+ * runs in its own process, so the countdown cannot leak between tests. A
+ * mutex guards it, since truth's seeds allocate from several threads. */
 #include "failalloc.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stddef.h>
 
 void *__real_malloc(size_t size);
@@ -14,32 +16,47 @@ void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t size);
 void *__wrap_aligned_alloc(size_t align, size_t size);
 
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static long countdown = -1;
 static bool persist, triggered;
 
 void fa_fail_after(long n, bool persistent)
 {
+    pthread_mutex_lock(&mu);
     countdown = n;
     persist = persistent;
     triggered = false;
+    pthread_mutex_unlock(&mu);
 }
 
-void fa_off(void) { countdown = -1; }
+void fa_off(void)
+{
+    pthread_mutex_lock(&mu);
+    countdown = -1;
+    pthread_mutex_unlock(&mu);
+}
 
-bool fa_triggered(void) { return triggered; }
+bool fa_triggered(void)
+{
+    pthread_mutex_lock(&mu);
+    const bool t = triggered;
+    pthread_mutex_unlock(&mu);
+    return t;
+}
 
 static bool should_fail(void)
 {
-    if (countdown < 0)
-        return false;
+    pthread_mutex_lock(&mu);
+    bool fail = false;
     if (countdown == 0) {
-        triggered = true;
+        triggered = fail = true;
         if (!persist)
             countdown = -1;
-        return true;
+    } else if (countdown > 0) {
+        countdown--;
     }
-    countdown--;
-    return false;
+    pthread_mutex_unlock(&mu);
+    return fail;
 }
 
 void *__wrap_malloc(size_t size) { return should_fail() ? NULL : __real_malloc(size); }
