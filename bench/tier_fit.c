@@ -14,9 +14,16 @@
  * Coordinate descent on log tier_base and wealth_slope minimises the summed
  * squared log errors of the six amount figures (kuailive's targets).
  *
+ * --prior W adds W times the summed squared log changes of tier_base (and
+ * of wealth_slope / 0.1) to the loss: the fit then moves the configured
+ * tiers only as far as the figures need, instead of emptying a tier to put
+ * a quantile on the next one. A list (--prior 0,0.002) fits each in turn
+ * from the configured start, on the same runs.
+ *
  *   tier_fit [--world kuailive] [--logging greedy] [--seeds 8] [--seed 101]
  *            [--per-user 200] [--fit 1]   (--fit 0: report the world as it is)
  *            [--p99 quantile|exceed]     (what the fit matches P99 by)
+ *            [--prior 0[,W...]]
  */
 #include <math.h>
 #include <stdio.h>
@@ -73,7 +80,7 @@ static gope_status record(void *ctx, const gope_sim_step *st, gope_err *err)
 }
 
 /* A candidate amount model. */
-typedef struct {
+typedef struct model_s {
     double logb[GOPE_SIM_TIERS], slope;
 } model;
 
@@ -82,6 +89,8 @@ typedef struct {
     const gope_world_conf *c;
     uint32_t runs;
     bool exceed; /* fit P99 by the share of gifts above its target (--p99 exceed) */
+    double prior; /* weight of the squared log changes from `start` (--prior) */
+    const struct model_s *start;
     double *amount, *user_rev, *streamer_rev, *scratch;
 } evaluator;
 
@@ -161,7 +170,9 @@ static double loss(const evaluator *e, const model *m)
     for (int f = 0; f < FITTED; f++)
         l += f == 2 && e->exceed ? pow(log(share_above_p99(e, m) / 0.01), 2)
                                  : pow(log(fig[f] / target[f]), 2);
-    return l;
+    for (int k = 0; k < GOPE_SIM_TIERS && e->prior > 0; k++)
+        l += e->prior * pow(m->logb[k] - e->start->logb[k], 2);
+    return l + e->prior * pow((m->slope - e->start->slope) / 0.1, 2);
 }
 
 /* tier_base normalised to sum 1, as a world requires */
@@ -288,15 +299,26 @@ int main(int argc, char **argv)
     if (!e.amount || !e.user_rev || !e.streamer_rev || !e.scratch)
         return 1;
     e.exceed = strcmp(bench_arg(argc, argv, "--p99", "quantile"), "exceed") == 0;
-    model m = {.slope = conf.wealth_slope};
+    model start = {.slope = conf.wealth_slope};
     for (int k = 0; k < GOPE_SIM_TIERS; k++)
-        m.logb[k] = log(conf.tier_base[k]);
+        start.logb[k] = log(conf.tier_base[k]);
+    e.start = &start;
     printf("world %s, %s, %u seeds from %llu, %zu gifts\n", conf.name, logging, runs,
            (unsigned long long)base, rec.n);
-    report(&e, &m, "as configured");
-    if (strcmp(bench_arg(argc, argv, "--fit", "1"), "0") != 0) {
+    report(&e, &start, "as configured");
+    const char *prior = bench_arg(argc, argv, "--prior", "0");
+    for (char *end; strcmp(bench_arg(argc, argv, "--fit", "1"), "0") != 0 && *prior; prior = end) {
+        e.prior = strtod(prior, &end);
+        if (end == prior || (*end && *end != ',')) {
+            fprintf(stderr, "tier_fit: --prior wants numbers separated by commas, got %s\n", prior);
+            return 2;
+        }
+        end += *end == ',';
+        model m = start;
         fit(&e, &m);
-        report(&e, &m, "fitted");
+        char what[64];
+        snprintf(what, sizeof what, "fitted with prior %g", e.prior);
+        report(&e, &m, what);
     }
     free(e.amount);
     free(e.user_rev);
