@@ -79,7 +79,7 @@ static figures two_seeds(const char *name, uint64_t decisions)
     return f;
 }
 
-/* Calibrated (bench, 10 seeds of 400,000): gift rate 1.48%, P50 2, P90 88,
+/* Calibrated (bench, 100 seeds of 400,000): gift rate 1.48%, P50 2, P90 88,
  * mean 82.7. Here 20,000 decisions a seed (~300 gifts): the gift rate's
  * seed-to-seed spread is ~10%, the mean's (one 13,140 gift moves it by 40)
  * far more, so the mean only has to stay between the tiers 10 and 520. */
