@@ -80,7 +80,7 @@ static gope_status record(void *ctx, const gope_sim_step *st, gope_err *err)
 }
 
 /* A candidate amount model. */
-typedef struct model_s {
+typedef struct {
     double logb[GOPE_SIM_TIERS], slope;
 } model;
 
@@ -90,7 +90,7 @@ typedef struct {
     uint32_t runs;
     bool exceed; /* fit P99 by the share of gifts above its target (--p99 exceed) */
     double prior; /* weight of the squared log changes from `start` (--prior) */
-    const struct model_s *start;
+    const model *start;
     double *amount, *user_rev, *streamer_rev, *scratch;
 } evaluator;
 
